@@ -1,0 +1,48 @@
+"""xr_coregix: pairwise coregistration of georeferenced rasters for xarray.
+
+Importing the package registers the ``.coreg`` accessor on :class:`xarray.DataArray` and
+:class:`xarray.Dataset`::
+
+    import xr_coregix
+    fit = moving.coreg.register(fixed)
+    aligned = moving.coreg.apply(grid="reference")
+"""
+
+from __future__ import annotations
+
+from . import data
+from .core.transform import Diagnostics, RigidTransform, StageResult, displacement_error
+from .errors import (
+    BandSelectionError,
+    CoregError,
+    CRSMismatchError,
+    GridError,
+    InsufficientValidDataError,
+    MissingCRSError,
+    NoOverlapError,
+)
+from .xr.accessor import CoregAccessor, register_accessors
+from .xr.register import register
+from .xr.warp import apply
+
+register_accessors()
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BandSelectionError",
+    "CRSMismatchError",
+    "CoregAccessor",
+    "CoregError",
+    "Diagnostics",
+    "GridError",
+    "InsufficientValidDataError",
+    "MissingCRSError",
+    "NoOverlapError",
+    "RigidTransform",
+    "StageResult",
+    "apply",
+    "data",
+    "displacement_error",
+    "register",
+]

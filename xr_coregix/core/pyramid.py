@@ -1,0 +1,62 @@
+"""Block-mean reduction of a masked image by an integer factor, georeference kept exact.
+
+A reduced pixel is the mean of the valid pixels of an ``f x f`` block and sits at the block's
+centre, so its GeoBox is the input GeoBox zoomed out by ``f``: no resampling, no sub-pixel shift.
+It serves both the solve grid (a coarser ``solve_resolution``, a finer moving raster) and the
+registration pyramid; ITK's own pyramid costs more here because it smooths and resamples the
+full images at every level (measured: about 0.2 s a level on 1150 x 1150 pixels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from odc.geo.geobox import GeoBox
+
+
+def block_reduce(
+    values: np.ndarray, valid: np.ndarray, geobox: GeoBox, factor: int
+) -> tuple[np.ndarray, np.ndarray, GeoBox]:
+    """Mean of the valid pixels over ``factor x factor`` blocks.
+
+    Rows and columns past the last whole block are dropped. A reduced pixel is valid when at
+    least half of its block is valid.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        2-D image.
+    valid : numpy.ndarray of bool
+        Where ``values`` holds data.
+    geobox : GeoBox
+        Grid of ``values``.
+    factor : int
+        Block size, 1 or more (1 returns the inputs as float32).
+
+    Returns
+    -------
+    values : numpy.ndarray of float32
+    valid : numpy.ndarray of bool
+    geobox : GeoBox
+        ``geobox`` cropped to whole blocks and zoomed out by ``factor``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from odc.geo.geobox import GeoBox
+    >>> from affine import Affine
+    >>> gb = GeoBox((4, 4), Affine(10, 0, 0, 0, -10, 40), "EPSG:32616")
+    >>> v, ok, g = block_reduce(np.arange(16.0).reshape(4, 4), np.ones((4, 4), bool), gb, 2)
+    >>> v.tolist(), g.resolution.x
+    ([[2.5, 4.5], [10.5, 12.5]], 20.0)
+    """
+    if factor == 1:
+        return np.asarray(values, dtype=np.float32), np.asarray(valid, dtype=bool), geobox
+    rows, cols = (n // factor for n in values.shape)
+    cut = (slice(0, rows * factor), slice(0, cols * factor))
+    ok = np.asarray(valid[cut], dtype=bool).reshape(rows, factor, cols, factor)
+    v = np.where(ok, values[cut].reshape(rows, factor, cols, factor), 0).astype(np.float64)
+    count = ok.sum(axis=(1, 3))
+    total = v.sum(axis=(1, 3))
+    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+    reduced_box = geobox[cut].zoom_out(factor)
+    return mean.astype(np.float32), count * 2 >= factor * factor, reduced_box

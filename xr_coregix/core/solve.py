@@ -1,0 +1,385 @@
+"""SimpleITK registration of two georeferenced arrays: translation, then rigid.
+
+ITK physical coordinates are CRS map coordinates, normalised: ``(p - c) / r`` for the centre
+``c`` of the fixed area and its half diagonal ``r`` (a :class:`Frame`). Each array becomes an
+image whose origin is its first pixel centre, whose spacing is its (positive) pixel size and
+whose direction matrix carries the axis signs (``diag(1, -1)`` for a north-up raster).
+
+Why normalised: ITK's regular-step optimizer moves by a fixed length along the normalised,
+scaled gradient, so when the translation has converged and only rotation is left, a step is
+``learningRate`` radians whatever the scales (seen: solves diverging to 70 degrees). In
+normalised units a radian and a unit of translation both move the farthest pixel by about
+``r``, so one step length means the same displacement for every parameter.
+
+ITK transforms map fixed (reference) points to moving points; :meth:`Frame.fit_from_itk` turns
+that into xr_coregix's direction and CRS units, and is the only place that does.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import numpy as np
+import SimpleITK as sitk
+from affine import Affine
+from odc.geo.geobox import GeoBox
+
+from ..errors import GridError, InsufficientValidDataError, NoOverlapError
+from .pyramid import block_reduce
+from .transform import Diagnostics, RigidTransform, StageResult
+
+STAGES = ("translation", "rigid")
+SEED = 20261124
+MIN_SOLVE_PIXELS = 24  # smallest side, in solve-grid pixels, of a solvable mutual valid area
+
+
+@dataclass(frozen=True)
+class SolveImage:
+    """One registration band on its grid.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        2-D float image (an edge proxy or raw values).
+    valid : numpy.ndarray of bool
+        Where ``values`` may drive the metric.
+    geobox : GeoBox
+        The grid of ``values``.
+    """
+
+    values: np.ndarray
+    valid: np.ndarray
+    geobox: GeoBox
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """Knobs of the SimpleITK solve; the defaults are the measured good ones.
+
+    Attributes
+    ----------
+    histogram_bins : int
+        Bins of the Mattes mutual information joint histogram.
+    translation_shrink, rigid_shrink : tuple of int
+        Multi-resolution pyramid of each stage, coarse to fine; each level is smoothed with a
+        Gaussian of half its shrink factor (in pixels), the full-resolution level not at all.
+    max_samples : int
+        Most fixed pixels sampled per level (a regular lattice, jittered with a fixed seed);
+        smaller levels sample every pixel.
+    iterations : int
+        Most optimizer iterations per level.
+    min_step : float
+        Optimizer stop: step length, in fixed pixels.
+    """
+
+    histogram_bins: int = 32
+    translation_shrink: tuple[int, ...] = (4, 2, 1)
+    rigid_shrink: tuple[int, ...] = (2, 1)
+    max_samples: int = 40_000
+    iterations: int = 200
+    min_step: float = 1e-3
+
+
+def _to_itk(array: np.ndarray, geobox: GeoBox) -> sitk.Image:
+    """An ITK image of ``array`` whose physical space is ``geobox``'s CRS map space."""
+    aff = geobox.affine
+    sx, sy = math.hypot(aff.a, aff.d), math.hypot(aff.b, aff.e)
+    direction = np.array([[aff.a / sx, aff.b / sy], [aff.d / sx, aff.e / sy]])
+    if not np.allclose(direction.T @ direction, np.eye(2), atol=1e-9):
+        raise GridError(
+            f"the grid {aff!r} is sheared; registration needs orthogonal pixel axes: "
+            "resample the raster onto a north-up grid first"
+        )
+    img = sitk.GetImageFromArray(np.ascontiguousarray(array))
+    img.SetSpacing((sx, sy))
+    img.SetOrigin(tuple(aff * (0.5, 0.5)))
+    img.SetDirection(tuple(direction.ravel()))
+    return img
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Normalised ITK coordinates: ``(p - center) / radius`` for a CRS point ``p``."""
+
+    center: tuple[float, float]
+    radius: float
+
+    def geobox(self, gbox: GeoBox) -> GeoBox:
+        """``gbox`` with its affine expressed in normalised coordinates."""
+        to_frame = Affine.scale(1 / self.radius) * Affine.translation(
+            -self.center[0], -self.center[1]
+        )
+        return GeoBox(gbox.shape, to_frame * gbox.affine, gbox.crs)
+
+    def fit_from_itk(
+        self, transform: sitk.Euler2DTransform, crs: object, diagnostics: Diagnostics | None
+    ) -> RigidTransform:
+        """xr_coregix's moving-to-reference fit, in CRS units, from ITK's fixed-to-moving one.
+
+        In the frame ITK maps ``q -> R q + t`` (centre 0); in CRS units that is
+        ``p -> R (p - c) + c + r t``, which is then inverted.
+        """
+        tx, ty = transform.GetTranslation()
+        itk_fit = RigidTransform(
+            rotation=transform.GetAngle(),
+            translation=(tx * self.radius, ty * self.radius),
+            center=self.center,
+            crs=crs,
+        )
+        return itk_fit.inverse().with_diagnostics(diagnostics)
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _mutual_valid(fixed: SolveImage, moving_mask: sitk.Image) -> np.ndarray:
+    """Fixed pixels valid in both rasters (moving validity looked up by nearest neighbour)."""
+    ref = _to_itk(fixed.valid.astype(np.uint8), fixed.geobox)
+    on_fixed = sitk.Resample(moving_mask, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    return fixed.valid & (sitk.GetArrayViewFromImage(on_fixed) > 0)
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_USERS = 0
+_THREADS_SAVED = 0
+
+
+@contextmanager
+def single_threaded_itk() -> Iterator[None]:
+    """Run SimpleITK single-threaded for the duration (re-entrant across Python threads).
+
+    ITK's Mattes MI merges per-thread derivatives in thread completion order, so with more than
+    one thread the same solve differs in its last digits from run to run (ITK issue 4025, PR
+    6622). One ITK thread makes a fit bit-identical across runs and machines; parallelism comes
+    from solving chunks side by side instead. SimpleITK's thread count is process-global: it is
+    set while any solve runs and restored after the last one ends.
+    """
+    global _THREADS_USERS, _THREADS_SAVED
+    with _THREADS_LOCK:
+        if _THREADS_USERS == 0:
+            _THREADS_SAVED = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+        _THREADS_USERS += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_USERS -= 1
+            if _THREADS_USERS == 0:
+                sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(_THREADS_SAVED)
+
+
+def _method(
+    settings: SolverSettings, level: _Level, transform: sitk.Transform
+) -> sitk.ImageRegistrationMethod:
+    """A Mattes MI registration method on one pyramid level, sampling a fixed lattice."""
+    reg = sitk.ImageRegistrationMethod()
+    reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogram_bins)
+    reg.SetMetricFixedMask(level.fixed_mask)
+    reg.SetMetricMovingMask(level.moving_mask)
+    share = settings.max_samples / level.fixed.GetNumberOfPixels()
+    if share < 1.0:
+        reg.SetMetricSamplingStrategy(reg.REGULAR)
+        reg.SetMetricSamplingPercentage(share, SEED)
+    else:
+        reg.SetMetricSamplingStrategy(reg.NONE)
+    reg.SetInterpolator(sitk.sitkLinear)
+    reg.SetInitialTransform(transform, inPlace=True)
+    return reg
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Both images and masks of one pyramid level, as ITK images."""
+
+    fixed: sitk.Image
+    fixed_mask: sitk.Image
+    moving: sitk.Image
+    moving_mask: sitk.Image
+
+    @classmethod
+    def reduced(cls, fixed: SolveImage, moving: SolveImage, factor: int, frame: Frame) -> _Level:
+        fv, fok, fbox = block_reduce(fixed.values, fixed.valid, fixed.geobox, factor)
+        mv, mok, mbox = block_reduce(moving.values, moving.valid, moving.geobox, factor)
+        fbox, mbox = frame.geobox(fbox), frame.geobox(mbox)
+        return cls(
+            _to_itk(fv, fbox),
+            _to_itk(fok.astype(np.uint8), fbox),
+            _to_itk(mv, mbox),
+            _to_itk(mok.astype(np.uint8), mbox),
+        )
+
+
+def _run_stage(
+    name: str,
+    transform: sitk.Transform,
+    levels: dict[int, _Level],
+    settings: SolverSettings,
+    spacing: float,
+) -> StageResult:
+    """Optimise ``transform`` in place over the stage's pyramid, coarse to fine.
+
+    Each level starts with a step of half a pixel of that level (a full one for the first
+    translation level, to reach far) and stops at a twentieth of a level pixel, except the
+    finest, which runs down to ``settings.min_step``. ``spacing`` is the fixed pixel size in
+    frame units.
+    """
+    shrink = settings.translation_shrink if name == "translation" else settings.rigid_shrink
+    for index, factor in enumerate(shrink):
+        level = levels[factor]
+        reg = _method(settings, level, transform)
+        first = index == 0 and name == "translation"
+        last = index == len(shrink) - 1
+        reg.SetOptimizerAsRegularStepGradientDescent(
+            learningRate=(1.0 if first else 0.5) * factor * spacing,
+            minStep=(settings.min_step if last else 0.05 * factor) * spacing,
+            numberOfIterations=settings.iterations,
+            relaxationFactor=0.5,
+            gradientMagnitudeTolerance=1e-10,
+        )
+        reg.SetOptimizerScales([1.0] * transform.GetNumberOfParameters())
+        reg.Execute(level.fixed, level.moving)
+    if name == "translation":
+        angle, (tx, ty) = 0.0, transform.GetOffset()
+    else:
+        angle, (tx, ty) = transform.GetAngle(), transform.GetTranslation()
+    return StageResult(
+        name=name,
+        metric=float(reg.GetMetricValue()),
+        iterations=int(reg.GetOptimizerIteration()),
+        stop_condition=reg.GetOptimizerStopConditionDescription(),
+        rotation=float(angle),
+        translation=(float(tx), float(ty)),
+    )
+
+
+def _metric(level: _Level, transform: sitk.Transform, settings: SolverSettings) -> float:
+    return float(_method(settings, level, transform).MetricEvaluate(level.fixed, level.moving))
+
+
+def solve(
+    fixed: SolveImage,
+    moving: SolveImage,
+    *,
+    stages: tuple[str, ...] = STAGES,
+    min_valid_fraction: float = 0.01,
+    edge_proxy: bool = True,
+    pixel_size: float | None = None,
+    reference_grid: GeoBox | None = None,
+    reference_nodata: float | None = None,
+    settings: SolverSettings | None = None,
+) -> RigidTransform:
+    """Register ``moving`` onto ``fixed`` and return the moving-to-reference transform.
+
+    Parameters
+    ----------
+    fixed : SolveImage
+        The reference band on the solve grid.
+    moving : SolveImage
+        The moving band on its own grid (same CRS as ``fixed``), ideally at a similar pixel size.
+    stages : tuple of str
+        ``"translation"`` and/or ``"rigid"``, run in that order.
+    min_valid_fraction : float
+        Smallest share of ``fixed``'s pixels that must be valid in both rasters.
+    edge_proxy : bool
+        Recorded in the diagnostics (the images are already proxies or raw values).
+    pixel_size : float, optional
+        The reference raster's pixel size, to report shifts in; default: the solve spacing.
+    reference_grid : GeoBox, optional
+        The whole reference raster's grid, recorded in the diagnostics for ``apply``.
+    reference_nodata : float, optional
+        The reference raster's nodata value, recorded likewise.
+    settings : SolverSettings, optional
+        Solver knobs; defaults to :class:`SolverSettings`.
+
+    Returns
+    -------
+    RigidTransform
+        With :class:`Diagnostics`.
+
+    Raises
+    ------
+    InsufficientValidDataError
+        When fewer than ``min_valid_fraction`` of the fixed pixels are valid in both rasters.
+    NoOverlapError
+        When the mutual valid area is smaller than the solve needs.
+    """
+    with single_threaded_itk():
+        settings = settings or SolverSettings()
+        if not stages or tuple(s for s in STAGES if s in stages) != tuple(stages):
+            raise ValueError(
+                f"stages must be 'translation', 'rigid' or both in that order; got {stages!r}"
+            )
+        moving_mask = _to_itk(moving.valid.astype(np.uint8), moving.geobox)
+        mutual = _mutual_valid(fixed, moving_mask)
+        fraction = float(mutual.mean()) if mutual.size else 0.0
+        if fraction < min_valid_fraction or not mutual.any():
+            raise InsufficientValidDataError(
+                f"only {fraction:.2%} of the overlap is valid in both rasters, below "
+                f"min_valid_fraction={min_valid_fraction}: check moving_nodata/fixed_nodata, or lower "
+                "min_valid_fraction if the valid area is known to be small"
+            )
+        rows, cols = _bbox(mutual)
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        if min(shape) < MIN_SOLVE_PIXELS:
+            raise NoOverlapError(
+                f"the area valid in both rasters is {shape[0]} x {shape[1]} solve pixels, smaller "
+                f"than the {MIN_SOLVE_PIXELS} x {MIN_SOLVE_PIXELS} a solve needs: use a finer "
+                "solve_resolution or a larger overlap"
+            )
+        crop_box = fixed.geobox[rows, cols]
+        cropped = SolveImage(fixed.values[rows, cols], mutual[rows, cols], crop_box)
+        factors = {1, *settings.translation_shrink, *settings.rigid_shrink}
+        # a level must keep enough pixels to sample; skip the factors that would not
+        factors = {f for f in factors if min(shape) // f >= MIN_SOLVE_PIXELS // 2} | {1}
+        pixel = float(max(abs(crop_box.resolution.x), abs(crop_box.resolution.y)))
+        frame = Frame(
+            center=tuple(crop_box.affine * (shape[1] / 2, shape[0] / 2)),
+            radius=0.5 * pixel * math.hypot(*shape),
+        )
+        levels = {f: _Level.reduced(cropped, moving, f, frame) for f in sorted(factors)}
+        settings = replace(
+            settings,
+            translation_shrink=tuple(f for f in settings.translation_shrink if f in levels) or (1,),
+            rigid_shrink=tuple(f for f in settings.rigid_shrink if f in levels) or (1,),
+        )
+        spacing = pixel / frame.radius
+
+        euler = sitk.Euler2DTransform()  # centre (0, 0): the frame's centre
+        metric_level = levels[2] if 2 in levels else levels[1]
+        before = _metric(metric_level, sitk.Euler2DTransform(euler), settings)
+
+        results = []
+        if "translation" in stages:
+            translation = sitk.TranslationTransform(2)
+            results.append(_run_stage("translation", translation, levels, settings, spacing))
+            euler.SetTranslation(translation.GetOffset())
+        if "rigid" in stages:
+            results.append(_run_stage("rigid", euler, levels, settings, spacing))
+        after = _metric(metric_level, euler, settings)
+
+        diagnostics = Diagnostics(
+            metric_before=before,
+            metric_after=after,
+            valid_fraction=fraction,
+            solve_resolution=(float(abs(crop_box.resolution.x)), float(abs(crop_box.resolution.y))),
+            solve_shape=(int(shape[0]), int(shape[1])),
+            pixel_size=float(pixel_size or pixel),
+            edge_proxy=edge_proxy,
+            stages=tuple(results),
+            reference_shape=None if reference_grid is None else tuple(reference_grid.shape),
+            reference_transform=None
+            if reference_grid is None
+            else tuple(reference_grid.affine)[:6],
+            reference_nodata=reference_nodata,
+        )
+        return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)

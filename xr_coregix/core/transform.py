@@ -1,0 +1,354 @@
+"""The fitted rigid transform, in the map coordinates of a CRS.
+
+A :class:`RigidTransform` maps a point of the moving raster's (wrong) georeference to where that
+ground point lies in the reference's frame::
+
+    x' = R(rotation) (x - c) + c + t
+
+so the moving raster's corrected pixel-to-map affine is ``fit.affine * moving_affine``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from odc.geo import CRS
+from odc.geo.geobox import GeoBox
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """Outcome of one registration stage (``"translation"`` or ``"rigid"``).
+
+    Attributes
+    ----------
+    name : str
+        The stage's name.
+    metric : float
+        Final metric value of the stage at its finest level (lower is better for Mattes MI).
+    iterations : int
+        Optimizer iterations at the finest level.
+    stop_condition : str
+        SimpleITK's description of why the optimizer stopped.
+    rotation : float
+        Rotation of the transform after this stage, radians.
+    translation : tuple of float
+        Translation of the transform after this stage, CRS units.
+    """
+
+    name: str
+    metric: float
+    iterations: int
+    stop_condition: str
+    rotation: float
+    translation: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """How a fit was made and how well it went.
+
+    Attributes
+    ----------
+    metric_before, metric_after : float
+        The registration metric (Mattes mutual information, negated: lower is better) at the
+        identity and at the fitted transform, on the full solve grid.
+    valid_fraction : float
+        Share of the overlap's solve-grid pixels valid in both rasters.
+    solve_resolution : tuple of float
+        Pixel size (x, y) of the solve grid in CRS units.
+    solve_shape : tuple of int
+        Shape (rows, columns) of the solve grid after cropping to the mutual valid area.
+    pixel_size : float
+        Pixel size of the reference raster (the coarser of its x and y size), CRS units; the unit
+        in which shifts are reported in pixels.
+    edge_proxy : bool
+        Whether edge-proxy images (gradient magnitude) or raw values were registered.
+    stages : tuple of StageResult
+        One entry per stage, in the order run.
+    reference_shape : tuple of int or None
+        Shape (rows, columns) of the reference raster the fit was made against.
+    reference_transform : tuple of float or None
+        Its pixel-to-map affine, as the six numbers ``(a, b, c, d, e, f)``.
+    reference_nodata : float or None
+        Its nodata value (the third choice of output nodata, after an explicit value and the
+        source's).
+    """
+
+    metric_before: float
+    metric_after: float
+    valid_fraction: float
+    solve_resolution: tuple[float, float]
+    solve_shape: tuple[int, int]
+    pixel_size: float
+    edge_proxy: bool
+    stages: tuple[StageResult, ...] = ()
+    reference_shape: tuple[int, int] | None = None
+    reference_transform: tuple[float, float, float, float, float, float] | None = None
+    reference_nodata: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Diagnostics:
+        """Rebuild diagnostics from :meth:`dataclasses.asdict` output (lists become tuples)."""
+        stages = tuple(
+            StageResult(**{**s, "translation": tuple(s["translation"])}) for s in data["stages"]
+        )
+        return cls(
+            **{
+                **data,
+                "solve_resolution": tuple(data["solve_resolution"]),
+                "solve_shape": tuple(data["solve_shape"]),
+                "stages": stages,
+                "reference_shape": _tuple_or_none(data.get("reference_shape")),
+                "reference_transform": _tuple_or_none(data.get("reference_transform")),
+            }
+        )
+
+
+def _tuple_or_none(value: list | None) -> tuple | None:
+    return None if value is None else tuple(value)
+
+
+def _crs_text(crs: CRS | None) -> str | None:
+    if crs is None:
+        return None
+    epsg = crs.epsg
+    return f"EPSG:{epsg}" if epsg is not None else crs.to_wkt()
+
+
+@dataclass(frozen=True)
+class RigidTransform:
+    """A rotation about a centre followed by a translation, in CRS map coordinates.
+
+    Parameters
+    ----------
+    rotation : float
+        Counter-clockwise rotation in map coordinates, radians.
+    translation : tuple of float
+        ``(tx, ty)`` in CRS units.
+    center : tuple of float
+        ``(cx, cy)``, the point the rotation turns about, in CRS units.
+    crs : odc.geo.CRS or None
+        The CRS whose map coordinates the transform acts on.
+    diagnostics : Diagnostics or None
+        How the fit was made; not part of equality.
+
+    Notes
+    -----
+    ``fit(x, y)`` maps a point of the moving raster's georeference to where that ground point lies
+    in the reference's frame: ``x' = R (x - c) + c + t``. The moving raster's corrected affine is
+    ``fit.affine * moving_affine``.
+
+    Examples
+    --------
+    >>> import math
+    >>> fit = RigidTransform(rotation=math.radians(90), translation=(1.0, 0.0), center=(0.0, 0.0))
+    >>> [round(float(v), 6) for v in fit(1.0, 0.0)]
+    [1.0, 1.0]
+    """
+
+    rotation: float
+    translation: tuple[float, float]
+    center: tuple[float, float] = (0.0, 0.0)
+    crs: CRS | None = None
+    diagnostics: Diagnostics | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rotation", float(self.rotation))
+        object.__setattr__(self, "translation", tuple(float(v) for v in self.translation))
+        object.__setattr__(self, "center", tuple(float(v) for v in self.center))
+        if self.crs is not None and not isinstance(self.crs, CRS):
+            object.__setattr__(self, "crs", CRS(self.crs))
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def identity(cls, center: tuple[float, float] = (0.0, 0.0), crs: Any = None) -> RigidTransform:
+        """The transform that moves nothing."""
+        return cls(0.0, (0.0, 0.0), center, crs)
+
+    @classmethod
+    def from_matrix(
+        cls, matrix: np.ndarray, center: tuple[float, float] = (0.0, 0.0), crs: Any = None
+    ) -> RigidTransform:
+        """Build from a 3x3 (or 2x3) homogeneous matrix whose linear part is a rotation.
+
+        Parameters
+        ----------
+        matrix : numpy.ndarray
+            ``[[cos, -sin, bx], [sin, cos, by]]`` (a third row ``[0, 0, 1]`` is optional).
+        center : tuple of float
+            Centre to express the rotation about; the mapping is the same for any centre.
+        crs : CRS-like, optional
+            The CRS of the map coordinates.
+        """
+        m = np.asarray(matrix, dtype=float)
+        rotation = math.atan2(m[1, 0], m[0, 0])
+        rot = _rotation_matrix(rotation)
+        c = np.asarray(center, dtype=float)
+        t = m[:2, 2] - c + rot @ c
+        return cls(rotation, (t[0], t[1]), (c[0], c[1]), crs)
+
+    # ----------------------------------------------------------------- derived
+    @property
+    def rotation_degrees(self) -> float:
+        """Rotation in degrees, counter-clockwise in map coordinates."""
+        return math.degrees(self.rotation)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The 3x3 homogeneous matrix of the mapping."""
+        rot = _rotation_matrix(self.rotation)
+        c = np.asarray(self.center)
+        offset = c - rot @ c + np.asarray(self.translation)
+        out = np.eye(3)
+        out[:2, :2] = rot
+        out[:2, 2] = offset
+        return out
+
+    @property
+    def affine(self) -> Affine:
+        """The mapping as an :class:`affine.Affine`."""
+        m = self.matrix
+        return Affine(m[0, 0], m[0, 1], m[0, 2], m[1, 0], m[1, 1], m[1, 2])
+
+    def __call__(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Map points ``(x, y)`` (scalars or arrays) of the moving georeference to the reference."""
+        m = self.matrix
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        return m[0, 0] * x + m[0, 1] * y + m[0, 2], m[1, 0] * x + m[1, 1] * y + m[1, 2]
+
+    def inverse(self) -> RigidTransform:
+        """The transform mapping the reference frame back to the moving georeference."""
+        return RigidTransform.from_matrix(np.linalg.inv(self.matrix), self.center, self.crs)
+
+    def compose(self, other: RigidTransform) -> RigidTransform:
+        """``self ∘ other``: apply ``other`` first, then ``self``; the centre of ``self`` is kept."""
+        return RigidTransform.from_matrix(self.matrix @ other.matrix, self.center, self.crs)
+
+    def shift_in_pixels(self, grid: GeoBox | Affine | float) -> tuple[float, float]:
+        """The translation in pixels of ``grid``, as ``(columns, rows)``.
+
+        Parameters
+        ----------
+        grid : GeoBox, Affine or float
+            A GeoBox or pixel-to-map affine (rows grow southwards on a north-up grid, so a
+            northward shift is a negative row count), or a plain pixel size in CRS units
+            (then the result is ``(tx, ty) / size``).
+        """
+        if isinstance(grid, GeoBox):
+            grid = grid.affine
+        if isinstance(grid, Affine):
+            lin = np.array([[grid.a, grid.b], [grid.d, grid.e]])
+            cols, rows = np.linalg.solve(lin, np.asarray(self.translation))
+            return float(cols), float(rows)
+        size = float(grid)
+        return self.translation[0] / size, self.translation[1] / size
+
+    # ----------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the transform and its diagnostics."""
+        return {
+            "type": "rigid",
+            "rotation": self.rotation,
+            "translation": list(self.translation),
+            "center": list(self.center),
+            "crs": _crs_text(self.crs),
+            "diagnostics": None if self.diagnostics is None else asdict(self.diagnostics),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RigidTransform:
+        """Rebuild a transform from :meth:`to_dict` output."""
+        diag = data.get("diagnostics")
+        return cls(
+            rotation=data["rotation"],
+            translation=tuple(data["translation"]),
+            center=tuple(data["center"]),
+            crs=data.get("crs"),
+            diagnostics=None if diag is None else Diagnostics.from_dict(diag),
+        )
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The transform as JSON text (keyword arguments go to :func:`json.dumps`)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> RigidTransform:
+        """Rebuild a transform from :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text))
+
+    @property
+    def reference_geobox(self) -> GeoBox | None:
+        """The grid of the reference raster the fit was made against, when known."""
+        diag = self.diagnostics
+        if diag is None or diag.reference_shape is None or diag.reference_transform is None:
+            return None
+        return GeoBox(diag.reference_shape, Affine(*diag.reference_transform), self.crs)
+
+    def with_diagnostics(self, diagnostics: Diagnostics | None) -> RigidTransform:
+        """A copy carrying ``diagnostics``."""
+        return replace(self, diagnostics=diagnostics)
+
+    def __repr__(self) -> str:
+        tx, ty = self.translation
+        parts = [f"shift=({tx:.3f}, {ty:.3f}) CRS units"]
+        diag = self.diagnostics
+        if diag is not None:
+            px, py = self.shift_in_pixels(diag.pixel_size)
+            parts.append(f"({px:.3f}, {py:.3f}) px")
+        parts.append(f"rotation={self.rotation_degrees:.4f} deg")
+        parts.append(f"center=({self.center[0]:.2f}, {self.center[1]:.2f})")
+        if self.crs is not None:
+            parts.append(f"crs={_crs_text(self.crs)!s:.40}")
+        if diag is not None:
+            parts.append(
+                f"metric {diag.metric_before:.4f} -> {diag.metric_after:.4f}, "
+                f"valid {diag.valid_fraction:.1%}"
+            )
+        return f"RigidTransform({', '.join(parts)})"
+
+
+def _rotation_matrix(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def displacement_error(
+    fit: RigidTransform, truth: RigidTransform, grid: GeoBox, samples: int = 64
+) -> tuple[float, float]:
+    """Mean and max distance between two transforms' images of ``grid``'s area, in pixels.
+
+    Points are a ``samples x samples`` lattice spanning the grid's pixel centres; distances are
+    divided by the grid's (larger) pixel size.
+
+    Parameters
+    ----------
+    fit, truth : RigidTransform
+        The transforms to compare.
+    grid : GeoBox
+        The area over which to compare them, and the pixel size to report in.
+    samples : int
+        Lattice points along each axis.
+
+    Returns
+    -------
+    tuple of float
+        ``(mean, max)`` residual in pixels.
+    """
+    rows, cols = grid.shape
+    rr, cc = np.meshgrid(
+        np.linspace(0.5, rows - 0.5, samples), np.linspace(0.5, cols - 0.5, samples), indexing="ij"
+    )
+    aff = grid.affine
+    x = aff.a * cc + aff.b * rr + aff.c
+    y = aff.d * cc + aff.e * rr + aff.f
+    fx, fy = fit(x, y)
+    tx, ty = truth(x, y)
+    dist = np.hypot(fx - tx, fy - ty) / max(abs(grid.resolution.x), abs(grid.resolution.y))
+    return float(dist.mean()), float(dist.max())

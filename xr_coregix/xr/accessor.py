@@ -1,0 +1,64 @@
+"""The ``.coreg`` accessor on DataArray and Dataset: a thin binding of register and apply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import xarray as xr
+
+from ..core.transform import RigidTransform
+from ..errors import CoregError
+from .register import register
+from .warp import apply
+
+
+class CoregAccessor:
+    """``obj.coreg``: register ``obj`` (the moving raster) to a reference and apply the fit.
+
+    Examples
+    --------
+    >>> import xr_coregix
+    >>> moving, fixed = xr_coregix.data.example_pair()
+    >>> fit = moving.coreg.register(fixed)
+    >>> aligned = moving.coreg.apply(grid="reference")
+    >>> aligned.shape == fixed.shape
+    True
+    """
+
+    def __init__(self, obj: xr.DataArray | xr.Dataset) -> None:
+        self._obj = obj
+        self._fit: RigidTransform | None = None
+
+    @property
+    def fit(self) -> RigidTransform | None:
+        """The last fit made through this accessor, or None."""
+        return self._fit
+
+    def register(self, fixed: xr.DataArray | xr.Dataset, **kwargs: Any) -> RigidTransform:
+        """Fit this raster to ``fixed``; see :func:`xr_coregix.register` for the arguments.
+
+        The fit is also kept, so that :meth:`apply` can be called without it.
+        """
+        self._fit = register(self._obj, fixed, **kwargs)
+        return self._fit
+
+    def apply(self, fit: RigidTransform | None = None, **kwargs: Any) -> xr.DataArray | xr.Dataset:
+        """Warp this raster by ``fit`` (default: the last fit made here).
+
+        See :func:`xr_coregix.apply` for the arguments.
+        """
+        fit = fit if fit is not None else self._fit
+        if fit is None:
+            raise CoregError(
+                "apply() needs a fit: call .coreg.register(fixed) on this object first, or pass "
+                "fit=RigidTransform (e.g. RigidTransform.from_json(text))"
+            )
+        return apply(self._obj, fit, **kwargs)
+
+
+def register_accessors() -> None:
+    """Register ``.coreg`` on :class:`xarray.DataArray` and :class:`xarray.Dataset` (idempotent)."""
+    if "coreg" not in xr.DataArray.__dict__:
+        xr.register_dataarray_accessor("coreg")(CoregAccessor)
+    if "coreg" not in xr.Dataset.__dict__:
+        xr.register_dataset_accessor("coreg")(CoregAccessor)
