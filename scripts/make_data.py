@@ -77,9 +77,9 @@ def main(src: Path) -> None:
     # the example pair
     fixed_box = gbox[251:571, 150:470]
     moving_box = GeoBox(
-        fixed_box.shape, Affine.translation(16 * 30, -16 * 30) * fixed_box.affine, gbox.crs
+        fixed_box.shape, Affine.translation(16 * 30, -16 * 30) @ fixed_box.affine, gbox.crs
     )
-    center = fixed_box.affine * (160, 160)
+    center = fixed_box.affine @ (160, 160)
     truth = RigidTransform(math.radians(0.4), (3.4 * 30, -2.15 * 30), center, gbox.crs)
     b4.isel(y=slice(251, 571), x=slice(150, 470)).rio.to_raster(
         ROOT / "xr_coregix/data/example_fixed_B4.tif", **PROFILE

@@ -30,7 +30,7 @@ def inner(da: xr.DataArray, margin: int) -> xr.DataArray:
 def rigid(dx_px: float, dy_px: float, degrees: float, grid: GeoBox) -> RigidTransform:
     """A transform of ``dx_px``/``dy_px`` pixels of ``grid`` (x east, y north) about its centre."""
     res = abs(grid.resolution.x)
-    center = grid.affine * (grid.shape[1] / 2, grid.shape[0] / 2)
+    center = grid.affine @ (grid.shape[1] / 2, grid.shape[0] / 2)
     return RigidTransform(math.radians(degrees), (dx_px * res, dy_px * res), center, grid.crs)
 
 

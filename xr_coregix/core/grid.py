@@ -36,9 +36,9 @@ def covering_roi(gbox: GeoBox, other: GeoBox, pad: int = 0) -> tuple[slice, slic
     >>> covering_roi(a, b)
     (slice(3, 9, None), slice(3, 9, None))
     """
-    to_pixels = ~gbox.affine * other.affine
+    to_pixels = ~gbox.affine @ other.affine
     rows, cols = other.shape
-    corners = [to_pixels * (c, r) for c, r in ((0, 0), (cols, 0), (0, rows), (cols, rows))]
+    corners = [to_pixels @ (c, r) for c, r in ((0, 0), (cols, 0), (0, rows), (cols, rows))]
     eps = 1e-6
     c0 = math.floor(min(c for c, _ in corners) + eps) - pad
     c1 = math.ceil(max(c for c, _ in corners) - eps) + pad

@@ -96,7 +96,7 @@ def _to_itk(array: np.ndarray, geobox: GeoBox) -> sitk.Image:
         )
     img = sitk.GetImageFromArray(np.ascontiguousarray(array))
     img.SetSpacing((sx, sy))
-    img.SetOrigin(tuple(aff * (0.5, 0.5)))
+    img.SetOrigin(tuple(aff @ (0.5, 0.5)))
     img.SetDirection(tuple(direction.ravel()))
     return img
 
@@ -110,10 +110,10 @@ class Frame:
 
     def geobox(self, gbox: GeoBox) -> GeoBox:
         """``gbox`` with its affine expressed in normalised coordinates."""
-        to_frame = Affine.scale(1 / self.radius) * Affine.translation(
+        to_frame = Affine.scale(1 / self.radius) @ Affine.translation(
             -self.center[0], -self.center[1]
         )
-        return GeoBox(gbox.shape, to_frame * gbox.affine, gbox.crs)
+        return GeoBox(gbox.shape, to_frame @ gbox.affine, gbox.crs)
 
     def fit_from_itk(
         self, transform: sitk.Euler2DTransform, crs: object, diagnostics: Diagnostics | None
@@ -343,7 +343,7 @@ def solve(
         factors = {f for f in factors if min(shape) // f >= MIN_SOLVE_PIXELS // 2} | {1}
         pixel = float(max(abs(crop_box.resolution.x), abs(crop_box.resolution.y)))
         frame = Frame(
-            center=tuple(crop_box.affine * (shape[1] / 2, shape[0] / 2)),
+            center=tuple(crop_box.affine @ (shape[1] / 2, shape[0] / 2)),
             radius=0.5 * pixel * math.hypot(*shape),
         )
         levels = {f: _Level.reduced(cropped, moving, f, frame) for f in sorted(factors)}

@@ -5,7 +5,7 @@ ground point lies in the reference's frame::
 
     x' = R(rotation) (x - c) + c + t
 
-so the moving raster's corrected pixel-to-map affine is ``fit.affine * moving_affine``.
+so the moving raster's corrected pixel-to-map affine is ``fit.affine @ moving_affine``.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ class RigidTransform:
     -----
     ``fit(x, y)`` maps a point of the moving raster's georeference to where that ground point lies
     in the reference's frame: ``x' = R (x - c) + c + t``. The moving raster's corrected affine is
-    ``fit.affine * moving_affine``.
+    ``fit.affine @ moving_affine``.
 
     Examples
     --------

@@ -41,7 +41,7 @@ def example_pair(**kwargs: object) -> tuple[xr.DataArray, xr.DataArray]:
     Examples
     --------
     >>> moving, fixed = example_pair()
-    >>> moving.shape, moving.rio.nodata, str(fixed.rio.crs)
+    >>> moving.shape, int(moving.rio.nodata), str(fixed.rio.crs)
     ((1, 320, 320), 0, 'EPSG:32616')
     """
     moving, fixed = example_paths()

@@ -128,8 +128,8 @@ def register(
     >>> import xr_coregix
     >>> moving, fixed = xr_coregix.data.example_pair()
     >>> fit = xr_coregix.register(moving, fixed)
-    >>> round(fit.rotation_degrees, 1)
-    0.4
+    >>> [round(v, 1) for v in fit.shift_in_pixels(fixed.odc.geobox)]  # columns, rows
+    [3.6, 1.8]
     """
     min_valid_fraction = _check_fraction(min_valid_fraction, "min_valid_fraction")
     if split_factor not in (None, 0):

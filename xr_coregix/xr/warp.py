@@ -18,8 +18,8 @@ GRIDS = ("source", "reference", "native")
 
 
 def corrected_geobox(gbox: GeoBox, fit: RigidTransform) -> GeoBox:
-    """The moving grid under its corrected georeference: ``fit.affine * gbox.affine``."""
-    return GeoBox(gbox.shape, fit.affine * gbox.affine, gbox.crs)
+    """The moving grid under its corrected georeference: ``fit.affine @ gbox.affine``."""
+    return GeoBox(gbox.shape, fit.affine @ gbox.affine, gbox.crs)
 
 
 def _output_nodata(da: xr.DataArray, fit: RigidTransform, output_nodata: float | None) -> float:

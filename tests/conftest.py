@@ -1,0 +1,25 @@
+"""Shared fixtures: the shipped real crops (read once per session)."""
+
+import pytest
+from synthetic import inner, open_crop
+
+
+@pytest.fixture(scope="session")
+def b4():
+    return open_crop("B4")
+
+
+@pytest.fixture(scope="session")
+def b5():
+    return open_crop("B5")
+
+
+@pytest.fixture(scope="session")
+def b8():
+    return open_crop("B8")
+
+
+@pytest.fixture(scope="session")
+def fixed(b4):
+    """The reference: B4 without a 32-pixel border (320 x 320 at 30 m)."""
+    return inner(b4, 32)
