@@ -67,9 +67,10 @@ class SolverSettings:
     translation_shrink, rigid_shrink : tuple of int
         Multi-resolution pyramid of each stage, coarse to fine; each level is smoothed with a
         Gaussian of half its shrink factor (in pixels), the full-resolution level not at all.
-    max_samples : int
-        Most fixed pixels sampled per level (a regular lattice, jittered with a fixed seed);
-        smaller levels sample every pixel.
+    max_samples, final_samples : int
+        Most fixed pixels sampled per level (a regular lattice, jittered with a fixed seed), and
+        at the last level of the last stage, which decides the accuracy; smaller levels sample
+        every pixel.
     iterations : int
         Most optimizer iterations per level.
     min_step : float
@@ -77,9 +78,10 @@ class SolverSettings:
     """
 
     histogram_bins: int = 32
-    translation_shrink: tuple[int, ...] = (4, 2, 1)
+    translation_shrink: tuple[int, ...] = (8, 4, 2, 1)
     rigid_shrink: tuple[int, ...] = (2, 1)
-    max_samples: int = 40_000
+    max_samples: int = 25_000
+    final_samples: int = 100_000
     iterations: int = 200
     min_step: float = 1e-3
 
@@ -179,14 +181,14 @@ def single_threaded_itk() -> Iterator[None]:
 
 
 def _method(
-    settings: SolverSettings, level: _Level, transform: sitk.Transform
+    settings: SolverSettings, level: _Level, transform: sitk.Transform, samples: int
 ) -> sitk.ImageRegistrationMethod:
     """A Mattes MI registration method on one pyramid level, sampling a fixed lattice."""
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogram_bins)
     reg.SetMetricFixedMask(level.fixed_mask)
     reg.SetMetricMovingMask(level.moving_mask)
-    share = settings.max_samples / level.fixed.GetNumberOfPixels()
+    share = samples / level.fixed.GetNumberOfPixels()
     if share < 1.0:
         reg.SetMetricSamplingStrategy(reg.REGULAR)
         reg.SetMetricSamplingPercentage(share, SEED)
@@ -225,20 +227,22 @@ def _run_stage(
     levels: dict[int, _Level],
     settings: SolverSettings,
     spacing: float,
+    final: bool,
 ) -> StageResult:
     """Optimise ``transform`` in place over the stage's pyramid, coarse to fine.
 
     Each level starts with a step of half a pixel of that level (a full one for the first
     translation level, to reach far) and stops at a twentieth of a level pixel, except the
     finest, which runs down to ``settings.min_step``. ``spacing`` is the fixed pixel size in
-    frame units.
+    frame units; ``final`` says this is the last stage, whose finest level samples more.
     """
     shrink = settings.translation_shrink if name == "translation" else settings.rigid_shrink
     for index, factor in enumerate(shrink):
         level = levels[factor]
-        reg = _method(settings, level, transform)
         first = index == 0 and name == "translation"
         last = index == len(shrink) - 1
+        samples = settings.final_samples if last and final else settings.max_samples
+        reg = _method(settings, level, transform, samples)
         reg.SetOptimizerAsRegularStepGradientDescent(
             learningRate=(1.0 if first else 0.5) * factor * spacing,
             minStep=(settings.min_step if last else 0.05 * factor) * spacing,
@@ -263,7 +267,8 @@ def _run_stage(
 
 
 def _metric(level: _Level, transform: sitk.Transform, settings: SolverSettings) -> float:
-    return float(_method(settings, level, transform).MetricEvaluate(level.fixed, level.moving))
+    reg = _method(settings, level, transform, settings.max_samples)
+    return float(reg.MetricEvaluate(level.fixed, level.moving))
 
 
 def solve(
@@ -361,10 +366,14 @@ def solve(
         results = []
         if "translation" in stages:
             translation = sitk.TranslationTransform(2)
-            results.append(_run_stage("translation", translation, levels, settings, spacing))
+            results.append(
+                _run_stage(
+                    "translation", translation, levels, settings, spacing, "rigid" not in stages
+                )
+            )
             euler.SetTranslation(translation.GetOffset())
         if "rigid" in stages:
-            results.append(_run_stage("rigid", euler, levels, settings, spacing))
+            results.append(_run_stage("rigid", euler, levels, settings, spacing, True))
         after = _metric(metric_level, euler, settings)
 
         diagnostics = Diagnostics(
