@@ -35,7 +35,7 @@ def test_accessor_and_function_are_the_same(pair, fixed):
 
 
 def test_band_by_label_and_by_position(pair, fixed):
-    moving, truth = pair
+    moving, _truth = pair
     by_label = xr_coregix.register(moving, fixed, moving_band="red")
     by_position = xr_coregix.register(moving, fixed, moving_band=0)
     assert by_label == by_position

@@ -51,7 +51,7 @@ def test_inverse_composed_with_fit_is_identity():
     fit = make_fit()
     ident = fit.inverse().compose(fit)
     assert ident.rotation == pytest.approx(0.0, abs=1e-12)
-    mean, worst = displacement_error(ident, RigidTransform.identity(), GRID)
+    _mean, worst = displacement_error(ident, RigidTransform.identity(), GRID)
     assert worst < 1e-9
 
 

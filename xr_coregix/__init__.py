@@ -21,8 +21,11 @@ from .errors import (
     MissingCRSError,
     NoOverlapError,
 )
+from .io import RasterIOError, open_raster, write_geotiff
+from .pipeline import AlignmentResult, align_image_pair
 from .xr.accessor import CoregAccessor, register_accessors
 from .xr.register import register
+from .xr.trim import trim_edge_invalid
 from .xr.warp import apply
 
 register_accessors()
@@ -30,6 +33,7 @@ register_accessors()
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlignmentResult",
     "BandSelectionError",
     "CRSMismatchError",
     "CoregAccessor",
@@ -39,10 +43,15 @@ __all__ = [
     "InsufficientValidDataError",
     "MissingCRSError",
     "NoOverlapError",
+    "RasterIOError",
     "RigidTransform",
     "StageResult",
+    "align_image_pair",
     "apply",
     "data",
     "displacement_error",
+    "open_raster",
     "register",
+    "trim_edge_invalid",
+    "write_geotiff",
 ]

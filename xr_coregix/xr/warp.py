@@ -77,7 +77,7 @@ def _apply_array(
         out = out.assign_coords({d: da[d] for d in dims})
     out.attrs = {**da.attrs, **{k: v for k, v in out.attrs.items() if k in ("nodata",)}}
     out = out.rio.write_nodata(nodata, encoded=False)
-    return out
+    return out.rename(da.name)
 
 
 def apply(

@@ -1,0 +1,171 @@
+"""``align_image_pair``: files in, aligned GeoTIFF out; a drop-in for ``coregix`` users."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .core.transform import RigidTransform
+from .errors import CoregError
+from .io import atomic_path, check_target, open_raster, write_geotiff
+from .xr.register import register
+from .xr.trim import trim_edge_invalid as trim_edges
+from .xr.warp import GRIDS, apply
+
+CHUNK = 1024  # pixels a side of the dask blocks files are read and written in
+
+
+class AlignmentResult(NamedTuple):
+    """What :func:`align_image_pair` made: the output path and the fit (unpacks as a pair)."""
+
+    output_image_path: Path
+    fit: RigidTransform
+
+
+def _solve_resolution(
+    solve_resolution: float | None, solve_resolutions: Sequence[float | None] | None
+) -> float | None:
+    """coregix's coarse-to-fine ``solve_resolutions``: the finest entry decides (0 = native)."""
+    if solve_resolutions is None:
+        return solve_resolution
+    if solve_resolution is not None:
+        raise CoregError("pass solve_resolution or solve_resolutions, not both")
+    finest = list(solve_resolutions)[-1] if solve_resolutions else None
+    return None if not finest else float(finest)
+
+
+def align_image_pair(
+    moving_image_path: str | os.PathLike[str],
+    fixed_image_path: str | os.PathLike[str],
+    output_image_path: str | os.PathLike[str],
+    *,
+    band_index: int = 0,
+    moving_band_index: int | None = None,
+    fixed_band_index: int | None = None,
+    moving_nodata: float | None = None,
+    fixed_nodata: float | None = None,
+    output_nodata: float | None = None,
+    min_valid_fraction: float = 0.01,
+    temp_dir: str | None = None,
+    keep_temp_dir: bool = False,
+    log_to_console: bool = False,
+    clip_fixed_to_moving: bool = True,
+    output_on_moving_grid: bool = True,
+    trim_edge_invalid: bool = False,
+    edge_trim_depth: int = 8,
+    edge_trim_detection_band_index: int = 0,
+    edge_trim_invalid_below: float | None = None,
+    edge_trim_invalid_above: float | None = None,
+    enforce_mutual_valid_mask: bool = True,
+    use_edge_proxies: bool = True,
+    split_factor: int = 0,
+    solve_resolution: float | None = None,
+    solve_resolutions: Sequence[float | None] | None = None,
+    output_grid: str | None = None,
+    transform_out: str | os.PathLike[str] | None = None,
+    cog: bool = False,
+    resampling: str = "bilinear",
+    progress: bool = False,
+) -> AlignmentResult:
+    """Coregister the raster at ``moving_image_path`` to ``fixed_image_path`` and write it.
+
+    The keyword names are those of ``coregix.align_image_pair`` (0.3.0). The rasters are read
+    lazily in 1024-pixel blocks; the output is a tiled, deflate-compressed GeoTIFF written
+    block by block and atomically (nothing is left at ``output_image_path`` on failure).
+
+    Parameters
+    ----------
+    moving_image_path, fixed_image_path : path-like
+        The source raster and the reference raster (same CRS).
+    output_image_path : path-like
+        The aligned GeoTIFF.
+    band_index : int
+        0-based registration band of both rasters, unless overridden by
+        ``moving_band_index`` / ``fixed_band_index``.
+    moving_nodata, fixed_nodata : float, optional
+        Override the nodata metadata of each input.
+    output_nodata : float, optional
+        Output nodata; default the source's, then the reference's, else 0.
+    min_valid_fraction : float
+        Smallest share of the overlap valid in both rasters.
+    output_on_moving_grid : bool
+        Write on the source grid (default) or, when False, on the reference grid.
+    output_grid : {"source", "reference", "native"}, optional
+        Overrides ``output_on_moving_grid``; ``"native"`` rewrites only the georeference.
+    trim_edge_invalid, edge_trim_depth, edge_trim_detection_band_index,
+    edge_trim_invalid_below, edge_trim_invalid_above
+        Blank ``edge_trim_depth`` pixels around the invalid exterior of the output (see
+        :func:`xr_coregix.trim_edge_invalid`).
+    use_edge_proxies : bool
+        Register gradient-magnitude images (default) or raw values.
+    split_factor : int
+        0 only, for now (chunked registration is not available yet).
+    solve_resolution : float, optional
+        Solve pixel size in CRS units; ``solve_resolutions`` (coregix's coarse-to-fine list,
+        0 meaning native) is accepted and its finest entry used.
+    transform_out : path-like, optional
+        Also write the fit as JSON there.
+    cog : bool
+        Write a Cloud Optimized GeoTIFF.
+    resampling : str
+        Resampling of values, ``"bilinear"`` or ``"nearest"`` (categories) or another GDAL name.
+    progress : bool
+        Show a progress bar while writing.
+    temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
+        Accepted for coregix compatibility. xr_coregix keeps no temporary folder, always solves
+        over the overlap, and always uses only pixels valid in both rasters.
+
+    Returns
+    -------
+    AlignmentResult
+        ``(output_image_path, fit)``.
+    """
+    del temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
+    grid = output_grid or ("source" if output_on_moving_grid else "reference")
+    if grid not in GRIDS:
+        raise CoregError(f"output_grid={grid!r}: choose one of {GRIDS}")
+    for target in (output_image_path, transform_out):
+        if target is not None:
+            check_target(Path(target))
+    moving = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK)
+    fixed = open_raster(fixed_image_path, "fixed_image_path", chunks=CHUNK)
+    fit = register(
+        moving,
+        fixed,
+        moving_band=band_index if moving_band_index is None else moving_band_index,
+        fixed_band=band_index if fixed_band_index is None else fixed_band_index,
+        edge_proxy=use_edge_proxies,
+        moving_nodata=moving_nodata,
+        fixed_nodata=fixed_nodata,
+        min_valid_fraction=min_valid_fraction,
+        solve_resolution=_solve_resolution(solve_resolution, solve_resolutions),
+        split_factor=split_factor,
+    )
+    if moving_nodata is not None:
+        moving = moving.rio.write_nodata(moving_nodata, encoded=False)
+    aligned = apply(moving, fit, grid=grid, resampling=resampling, output_nodata=output_nodata)
+    if trim_edge_invalid:
+        aligned = trim_edges(
+            aligned,
+            depth=edge_trim_depth,
+            detection_band=edge_trim_detection_band_index,
+            invalid_below=edge_trim_invalid_below,
+            invalid_above=edge_trim_invalid_above,
+        )
+    with _progress(progress):
+        write_geotiff(aligned, output_image_path, cog=cog)
+    if transform_out is not None:
+        with atomic_path(transform_out) as tmp:
+            tmp.write_text(fit.to_json(indent=2) + "\n")
+    return AlignmentResult(Path(output_image_path), fit)
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return contextlib.nullcontext()
+    from dask.diagnostics import ProgressBar
+
+    return ProgressBar(minimum=0.5)
