@@ -63,12 +63,8 @@ def run(mode: str, src: Path, out: Path) -> dict[str, float]:
 def measure(mode: str, src: Path, workdir: Path) -> dict[str, float]:
     """Run one mode in a fresh interpreter and return its figures."""
     out = workdir / f"{mode}.tif"
-    code = (
-        "import json, sys; sys.path.insert(0, %r); import warp; "
-        "print(json.dumps(warp.run(%r, __import__('pathlib').Path(%r), "
-        "__import__('pathlib').Path(%r))))"
-    ) % (str(Path(__file__).parent), mode, str(src), str(out))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    command = [sys.executable, __file__, "--run", mode, str(src), str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     out.unlink()
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -77,7 +73,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=8192)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--run", nargs=3, metavar=("MODE", "SRC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run:
+        mode, src, out = args.run
+        print(json.dumps(run(mode, Path(src), Path(out))))
+        return
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         src = work / "src.tif"
