@@ -107,7 +107,7 @@ def test_no_spatial_dims(fixed):
         ({"min_valid_fraction": 2}, "min_valid_fraction=2 must be a number between 0 and 1"),
         ({"solve_resolution": -30}, "solve_resolution=-30 must be a positive pixel size"),
         ({"stages": ("rigid", "translation")}, "stages="),
-        ({"split_factor": 2}, "split_factor=2"),
+        ({"split_factor": -1}, "split_factor=-1 must be a whole number"),
     ],
 )
 def test_bad_arguments(fixed, kwargs, match):

@@ -11,7 +11,13 @@ Importing the package registers the ``.coreg`` accessor on :class:`xarray.DataAr
 from __future__ import annotations
 
 from . import data
-from .core.transform import Diagnostics, RigidTransform, StageResult, displacement_error
+from .core.transform import (
+    ChunkResult,
+    Diagnostics,
+    RigidTransform,
+    StageResult,
+    displacement_error,
+)
 from .errors import (
     BandSelectionError,
     CoregError,
@@ -20,6 +26,7 @@ from .errors import (
     InsufficientValidDataError,
     MissingCRSError,
     NoOverlapError,
+    RegistrationError,
 )
 from .io import RasterIOError, open_raster, write_geotiff
 from .pipeline import AlignmentResult, align_image_pair
@@ -36,6 +43,7 @@ __all__ = [
     "AlignmentResult",
     "BandSelectionError",
     "CRSMismatchError",
+    "ChunkResult",
     "CoregAccessor",
     "CoregError",
     "Diagnostics",
@@ -44,6 +52,7 @@ __all__ = [
     "MissingCRSError",
     "NoOverlapError",
     "RasterIOError",
+    "RegistrationError",
     "RigidTransform",
     "StageResult",
     "align_image_pair",

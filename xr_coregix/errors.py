@@ -33,3 +33,7 @@ class BandSelectionError(CoregError):
 
 class GridError(CoregError):
     """An input's spatial dims or georeference cannot be used (missing dims, sheared grid...)."""
+
+
+class RegistrationError(CoregError):
+    """A solve ran but its result cannot be trusted (too few good chunks, divergence)."""

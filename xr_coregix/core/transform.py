@@ -50,6 +50,55 @@ class StageResult:
 
 
 @dataclass(frozen=True)
+class ChunkResult:
+    """One chunk of a chunked fit.
+
+    Attributes
+    ----------
+    index : int
+        Position in the chunk layout (row-major).
+    bounds : tuple of float
+        The chunk's own area ``(left, bottom, right, top)`` in CRS units (without its overlap).
+    status : str
+        ``"ok"`` (its anchors went into the global fit), ``"skipped"`` (no solve possible: too
+        few valid pixels, no structure, no metric improvement) or ``"rejected"`` (solved, but
+        disagreeing with the other chunks: a diverged solve).
+    reason : str
+        Why it was skipped or rejected; empty when ok.
+    rotation : float or None
+        The chunk's local rotation, radians.
+    translation : tuple of float or None
+        The chunk's local translation about the global centre, CRS units.
+    anchors : tuple of tuple of float
+        ``(x, y, x', y')`` anchor correspondences sampled in the chunk.
+    inliers : tuple of bool
+        Whether the global fit kept each anchor.
+    """
+
+    index: int
+    bounds: tuple[float, float, float, float]
+    status: str
+    reason: str = ""
+    rotation: float | None = None
+    translation: tuple[float, float] | None = None
+    anchors: tuple[tuple[float, float, float, float], ...] = ()
+    inliers: tuple[bool, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkResult:
+        """Rebuild from :func:`dataclasses.asdict` output."""
+        return cls(
+            **{
+                **data,
+                "bounds": tuple(data["bounds"]),
+                "translation": _tuple_or_none(data.get("translation")),
+                "anchors": tuple(tuple(a) for a in data.get("anchors", ())),
+                "inliers": tuple(data.get("inliers", ())),
+            }
+        )
+
+
+@dataclass(frozen=True)
 class Diagnostics:
     """How a fit was made and how well it went.
 
@@ -78,6 +127,13 @@ class Diagnostics:
     reference_nodata : float or None
         Its nodata value (the third choice of output nodata, after an explicit value and the
         source's).
+    split_factor : int
+        ``2**split_factor`` chunks were solved (0: one solve over the overlap). For a chunked
+        fit, the metrics, valid fraction and solve shape are the median over the good chunks.
+    chunks : tuple of ChunkResult
+        Per chunk of a chunked fit: its status, local transform and anchors.
+    anchor_rmse : float or None
+        Root mean square residual of the kept anchors under the global fit, in reference pixels.
     """
 
     metric_before: float
@@ -91,6 +147,19 @@ class Diagnostics:
     reference_shape: tuple[int, int] | None = None
     reference_transform: tuple[float, float, float, float, float, float] | None = None
     reference_nodata: float | None = None
+    split_factor: int = 0
+    chunks: tuple[ChunkResult, ...] = ()
+    anchor_rmse: float | None = None
+
+    @property
+    def anchors_used(self) -> int:
+        """Anchors the global fit kept."""
+        return sum(sum(c.inliers) for c in self.chunks)
+
+    @property
+    def anchors_rejected(self) -> int:
+        """Anchors of good chunks that the global fit trimmed as outliers."""
+        return sum(len(c.inliers) - sum(c.inliers) for c in self.chunks)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Diagnostics:
@@ -106,6 +175,7 @@ class Diagnostics:
                 "stages": stages,
                 "reference_shape": _tuple_or_none(data.get("reference_shape")),
                 "reference_transform": _tuple_or_none(data.get("reference_transform")),
+                "chunks": tuple(ChunkResult.from_dict(c) for c in data.get("chunks", ())),
             }
         )
 
@@ -311,6 +381,12 @@ class RigidTransform:
                 f"metric {diag.metric_before:.4f} -> {diag.metric_after:.4f}, "
                 f"valid {diag.valid_fraction:.1%}"
             )
+            if diag.chunks:
+                good = sum(c.status == "ok" for c in diag.chunks)
+                parts.append(
+                    f"{good}/{len(diag.chunks)} chunks, {diag.anchors_used} anchors "
+                    f"(rmse {diag.anchor_rmse:.3f} px, {diag.anchors_rejected} rejected)"
+                )
         return f"RigidTransform({', '.join(parts)})"
 
 

@@ -5,64 +5,30 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Sequence
 
-import numpy as np
+import dask.array as dsa
 import xarray as xr
-from odc.geo.geobox import GeoBox
 
-from ..core.grid import covering_roi
-from ..core.proxy import edge_proxy as make_edge_proxy
-from ..core.pyramid import block_reduce
-from ..core.solve import STAGES, SolveImage, solve
+from ..core.solve import STAGES
 from ..core.transform import RigidTransform
-from ..errors import CoregError, NoOverlapError
-from .bands import select_band
-from .georef import check_pair, geobox_of, spatial_dims
-from .masks import nodata_of, valid_mask
+from ..errors import CoregError
+from .chunked import register_chunked
+from .problem import Problem, solve_window
 
-MARGIN_PIXELS = 32  # reference pixels read around the overlap, so shifted content stays in reach
-
-
-def _pixel_size(gbox: GeoBox) -> float:
-    return float(max(abs(gbox.resolution.x), abs(gbox.resolution.y)))
+TARGET_CHUNK_PIXELS = 2048 * 2048  # solve-grid pixels per chunk when split_factor is derived
 
 
-def _read(band: xr.DataArray, gbox: GeoBox, roi: tuple[slice, slice]) -> np.ndarray:
-    """Load the ``roi`` of a 2-D band (only that region is read or computed for dask input)."""
-    ydim, xdim = spatial_dims(band, "band")
-    return np.asarray(band.isel({ydim: roi[0], xdim: roi[1]}).transpose(ydim, xdim).values)
-
-
-def _solve_image(
-    band: xr.DataArray,
-    gbox: GeoBox,
-    roi: tuple[slice, slice],
-    nodata: float | None,
-    factor: int,
-    edge_proxy: bool,
-) -> SolveImage:
-    values = _read(band, gbox, roi)
-    valid = valid_mask(values, nodata)
-    values, valid, box = block_reduce(values, valid, gbox[roi], factor)
-    if edge_proxy:
-        values, valid = make_edge_proxy(values, valid)
-    return SolveImage(values, valid, box)
-
-
-def _check_fraction(value: float, name: str) -> float:
-    if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0):
-        raise CoregError(f"{name}={value!r} must be a number between 0 and 1")
-    return float(value)
-
-
-def _solve_factor(fixed_box: GeoBox, solve_resolution: float | None) -> int:
-    """Integer reduction of the reference grid that gives the solve grid."""
-    if solve_resolution is None:
-        return 1
-    if not (isinstance(solve_resolution, (int, float)) and solve_resolution > 0):
-        raise CoregError(
-            f"solve_resolution={solve_resolution!r} must be a positive pixel size in CRS units"
-        )
-    return max(1, round(solve_resolution / _pixel_size(fixed_box)))
+def derive_split_factor(problem: Problem) -> int:
+    """``split_factor`` when None: 0 for numpy input; for dask input, chunks of about
+    2048 x 2048 solve pixels, and never smaller than the input's own dask chunks."""
+    arrays = [a.data for a in (problem.fixed, problem.moving) if isinstance(a.data, dsa.Array)]
+    if not arrays:
+        return 0
+    rows, cols = problem.overlap
+    factor2 = problem.spec.fixed_factor**2
+    area = (rows.stop - rows.start) * (cols.stop - cols.start) / factor2
+    largest = max(max(a.chunks[-2]) * max(a.chunks[-1]) for a in arrays)
+    target = max(TARGET_CHUNK_PIXELS, largest / factor2)
+    return max(0, math.ceil(math.log2(area / target)))
 
 
 def register(
@@ -109,8 +75,10 @@ def register(
         rounded to a whole multiple of the reference pixel size, so that the solve grid is the
         reference grid block-averaged, never resampled.
     split_factor : int, optional
-        ``None`` or 0: one solve over the whole overlap. Chunked registration (``2**k``
-        overlapping chunks) is not available yet.
+        ``k``: solve ``2**k`` overlapping chunks as independent dask tasks and fit one rigid
+        transform to anchors sampled in the good ones (robust to chunks that clouds or change
+        mislead). 0: one solve over the whole overlap. None (default): 0 for numpy input, and
+        for dask input chunks of about 2048 x 2048 solve pixels.
 
     Returns
     -------
@@ -131,52 +99,21 @@ def register(
     >>> [round(v, 1) for v in fit.shift_in_pixels(fixed.odc.geobox)]  # columns, rows
     [3.6, 1.8]
     """
-    min_valid_fraction = _check_fraction(min_valid_fraction, "min_valid_fraction")
-    if split_factor not in (None, 0):
-        raise CoregError(
-            f"split_factor={split_factor!r}: chunked registration is not available in this "
-            "version; pass split_factor=None (one solve over the overlap)"
-        )
-    stages = tuple(stages)
-    if not stages or tuple(s for s in STAGES if s in stages) != stages:
-        raise CoregError(
-            f"stages={stages!r}: pass ('translation', 'rigid'), ('translation',) or ('rigid',)"
-        )
-    moving_2d = select_band(moving, moving_band, "moving_band")
-    fixed_2d = select_band(fixed, fixed_band, "fixed_band")
-    moving_box = geobox_of(moving_2d, "moving")
-    fixed_box = geobox_of(fixed_2d, "fixed")
-    check_pair(moving_box, fixed_box)
-
-    fixed_roi = covering_roi(fixed_box, moving_box)
-    overlap_box = fixed_box[fixed_roi]
-    if overlap_box.is_empty():
-        raise NoOverlapError("moving and fixed share no whole reference pixel: nothing to solve")
-    factor = _solve_factor(fixed_box, solve_resolution)
-    solve_spacing = factor * _pixel_size(fixed_box)
-    margin = (MARGIN_PIXELS + max(overlap_box.shape) // 10) * _pixel_size(fixed_box)
-    moving_roi = covering_roi(
-        moving_box, overlap_box, pad=math.ceil(margin / _pixel_size(moving_box))
-    )
-    moving_factor = max(1, math.floor(solve_spacing / _pixel_size(moving_box) + 1e-6))
-
-    reference_nodata = nodata_of(fixed_2d, fixed_nodata)
-    fixed_img = _solve_image(fixed_2d, fixed_box, fixed_roi, reference_nodata, factor, edge_proxy)
-    moving_img = _solve_image(
-        moving_2d,
-        moving_box,
-        moving_roi,
-        nodata_of(moving_2d, moving_nodata),
-        moving_factor,
-        edge_proxy,
-    )
-    return solve(
-        fixed_img,
-        moving_img,
-        stages=stages,
-        min_valid_fraction=min_valid_fraction,
+    if split_factor is not None and not (isinstance(split_factor, int) and split_factor >= 0):
+        raise CoregError(f"split_factor={split_factor!r} must be a whole number, 0 or more")
+    problem = Problem.build(
+        moving,
+        fixed,
+        moving_band=moving_band,
+        fixed_band=fixed_band,
         edge_proxy=edge_proxy,
-        pixel_size=_pixel_size(fixed_box),
-        reference_grid=fixed_box,
-        reference_nodata=reference_nodata,
+        stages=stages,
+        moving_nodata=moving_nodata,
+        fixed_nodata=fixed_nodata,
+        min_valid_fraction=min_valid_fraction,
+        solve_resolution=solve_resolution,
     )
+    k = derive_split_factor(problem) if split_factor is None else split_factor
+    if k > 0:
+        return register_chunked(problem, k)
+    return solve_window(*problem.window(*problem.overlap), problem.spec)

@@ -1,0 +1,57 @@
+"""The same code, unchanged, on a dask.distributed cluster."""
+
+import numpy as np
+import pytest
+import rioxarray
+from synthetic import misregister, rigid
+
+import xr_coregix
+from xr_coregix import displacement_error
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_register_apply_and_write_on_a_cluster(client, b4, fixed, tmp_path):
+    grid = fixed.odc.geobox
+    truth = rigid(1.3, -2.1, 0.5, grid)
+    moving = misregister(b4, truth, grid, nodata=0).round().astype("uint16")
+    moving = moving.rio.write_nodata(0)
+    xr_coregix.write_geotiff(moving, tmp_path / "moving.tif")
+    xr_coregix.write_geotiff(fixed, tmp_path / "fixed.tif")
+
+    lazy_moving = rioxarray.open_rasterio(tmp_path / "moving.tif", chunks=128)
+    lazy_fixed = rioxarray.open_rasterio(tmp_path / "fixed.tif", chunks=128)
+    fit = lazy_moving.coreg.register(lazy_fixed, split_factor=2)
+    assert displacement_error(fit, truth, grid)[0] < 0.05
+    assert client.run(lambda: 1)  # the workers are alive and were used by compute
+    aligned = lazy_moving.coreg.apply(grid="reference")
+    out = xr_coregix.write_geotiff(aligned, tmp_path / "aligned.tif")
+
+    with _local_scheduler():
+        local_fit = xr_coregix.register(
+            rioxarray.open_rasterio(tmp_path / "moving.tif", chunks=128),
+            rioxarray.open_rasterio(tmp_path / "fixed.tif", chunks=128),
+            split_factor=2,
+        )
+        expected = xr_coregix.apply(lazy_moving, local_fit, grid="reference").compute()
+    assert (local_fit.rotation, local_fit.translation) == (fit.rotation, fit.translation)
+    written = rioxarray.open_rasterio(out)
+    assert written.rio.transform() == fixed.rio.transform()
+    np.testing.assert_array_equal(written.values, expected.values)
+
+
+def _local_scheduler():
+    import dask
+
+    return dask.config.set(scheduler="threads")
