@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
+STRIP_ROWS = 256
+
+
 def _shifted(a: np.ndarray, dr: int, dc: int) -> np.ndarray:
     """View of the interior of a 1-pixel padded array, shifted by (dr, dc)."""
     rows, cols = a.shape[0] - 2, a.shape[1] - 2
@@ -60,16 +63,19 @@ def edge_proxy(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.nd
     >>> float(proxy[2, 2]), int(ok.sum())
     (1.0, 9)
     """
-    v = np.where(valid, np.asarray(values, dtype=np.float32), np.float32(0))
-    p = np.pad(v, 1, mode="edge")
-    s = _shifted
-    gx = (
-        s(p, -1, 1) - s(p, -1, -1) + 2 * (s(p, 0, 1) - s(p, 0, -1)) + s(p, 1, 1) - s(p, 1, -1)
-    ) / 8
-    gy = (
-        s(p, 1, -1) - s(p, -1, -1) + 2 * (s(p, 1, 0) - s(p, -1, 0)) + s(p, 1, 1) - s(p, -1, 1)
-    ) / 8
     ok = erode(valid)
-    mag = np.hypot(gx, gy).astype(np.float32)
+    p = np.pad(np.where(valid, np.asarray(values, dtype=np.float32), np.float32(0)), 1, "edge")
+    mag = np.empty(ok.shape, dtype=np.float32)
+    for start in range(0, ok.shape[0], STRIP_ROWS):  # strips bound the temporaries' memory
+        stop = min(start + STRIP_ROWS, ok.shape[0])
+        mag[start:stop] = _sobel_magnitude(p[start : stop + 2])
     mag[~ok] = 0
     return mag, ok
+
+
+def _sobel_magnitude(p: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of the interior of a 1-pixel padded array."""
+    s = _shifted
+    gx = s(p, -1, 1) - s(p, -1, -1) + 2 * (s(p, 0, 1) - s(p, 0, -1)) + s(p, 1, 1) - s(p, 1, -1)
+    gy = s(p, 1, -1) - s(p, -1, -1) + 2 * (s(p, 1, 0) - s(p, -1, 0)) + s(p, 1, 1) - s(p, -1, 1)
+    return np.hypot(gx, gy) / 8

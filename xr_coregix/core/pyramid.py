@@ -54,9 +54,9 @@ def block_reduce(
     rows, cols = (n // factor for n in values.shape)
     cut = (slice(0, rows * factor), slice(0, cols * factor))
     ok = np.asarray(valid[cut], dtype=bool).reshape(rows, factor, cols, factor)
-    v = np.where(ok, values[cut].reshape(rows, factor, cols, factor), 0).astype(np.float64)
+    v = np.asarray(values[cut], dtype=np.float32).reshape(rows, factor, cols, factor)
+    total = np.where(ok, v, np.float32(0)).sum(axis=(1, 3), dtype=np.float64)
     count = ok.sum(axis=(1, 3))
-    total = v.sum(axis=(1, 3))
     mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
     reduced_box = geobox[cut].zoom_out(factor)
     return mean.astype(np.float32), count * 2 >= factor * factor, reduced_box

@@ -29,12 +29,14 @@ from affine import Affine
 from odc.geo.geobox import GeoBox
 
 from ..errors import GridError, InsufficientValidDataError, NoOverlapError
+from .grid import covering_roi
 from .pyramid import block_reduce
 from .transform import Diagnostics, RigidTransform, StageResult
 
 STAGES = ("translation", "rigid")
 SEED = 20261124
 MIN_SOLVE_PIXELS = 24  # smallest side, in solve-grid pixels, of a solvable mutual valid area
+METRIC_PIXELS = 250_000  # most pixels of the level the metric before/after is evaluated on
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,14 @@ class SolverSettings:
     histogram_bins : int
         Bins of the Mattes mutual information joint histogram.
     translation_shrink, rigid_shrink : tuple of int
-        Multi-resolution pyramid of each stage, coarse to fine; each level is smoothed with a
-        Gaussian of half its shrink factor (in pixels), the full-resolution level not at all.
+        Multi-resolution pyramid of each stage, coarse to fine (block averages). The
+        translation stage ends at full resolution only when it is the last stage: the rigid
+        stage refines the translation there anyway, and a full-resolution level is the costly
+        one (ITK prepares the whole image at every level: about 0.13 s a megapixel).
+    max_level_pixels : int or None
+        When set, each pyramid level solves on the central window of at most this many
+        pixels: coarse levels see the whole area, fine ones its centre. For chunks, whose
+        rotation the global fit takes from the spread of the chunks rather than from each one.
     max_samples, final_samples : int
         Most fixed pixels sampled per level (a regular lattice, jittered with a fixed seed), and
         at the last level of the last stage, which decides the accuracy; smaller levels sample
@@ -78,8 +86,9 @@ class SolverSettings:
     """
 
     histogram_bins: int = 32
-    translation_shrink: tuple[int, ...] = (8, 4, 2, 1)
+    translation_shrink: tuple[int, ...] = (8, 4, 2)
     rigid_shrink: tuple[int, ...] = (2, 1)
+    max_level_pixels: int | None = None
     max_samples: int = 25_000
     final_samples: int = 100_000
     iterations: int = 200
@@ -209,7 +218,24 @@ class _Level:
     moving_mask: sitk.Image
 
     @classmethod
-    def reduced(cls, fixed: SolveImage, moving: SolveImage, factor: int, frame: Frame) -> _Level:
+    def reduced(
+        cls,
+        fixed: SolveImage,
+        moving: SolveImage,
+        factor: int,
+        frame: Frame,
+        max_pixels: int | None = None,
+    ) -> _Level:
+        """Both images block-averaged by ``factor``; with ``max_pixels``, the fixed image is
+        the central window of at most that many level pixels, and the moving image only what
+        covers it (ITK's cost of a level grows with the moving image's size)."""
+        if max_pixels is not None:
+            fixed = _central(fixed, factor, max_pixels)
+            margin = factor * (MIN_SOLVE_PIXELS + max(fixed.values.shape) // (30 * factor))
+            rows, cols = covering_roi(moving.geobox, fixed.geobox, pad=margin)
+            moving = SolveImage(
+                moving.values[rows, cols], moving.valid[rows, cols], moving.geobox[rows, cols]
+            )
         fv, fok, fbox = block_reduce(fixed.values, fixed.valid, fixed.geobox, factor)
         mv, mok, mbox = block_reduce(moving.values, moving.valid, moving.geobox, factor)
         fbox, mbox = frame.geobox(fbox), frame.geobox(mbox)
@@ -219,6 +245,19 @@ class _Level:
             _to_itk(mv, mbox),
             _to_itk(mok.astype(np.uint8), mbox),
         )
+
+
+def _central(image: SolveImage, factor: int, max_pixels: int) -> SolveImage:
+    """The central window of ``image`` holding at most ``max_pixels`` pixels once reduced by
+    ``factor`` (whole blocks)."""
+    rows, cols = (n // factor for n in image.values.shape)
+    if rows * cols <= max_pixels:
+        return image
+    side = math.isqrt(max_pixels)
+    h, w = min(rows, side), min(cols, max_pixels // min(rows, side))
+    r0, c0 = (rows - h) // 2 * factor, (cols - w) // 2 * factor
+    window = slice(r0, r0 + h * factor), slice(c0, c0 + w * factor)
+    return SolveImage(image.values[window], image.valid[window], image.geobox[window])
 
 
 def _run_stage(
@@ -343,6 +382,8 @@ def solve(
             )
         crop_box = fixed.geobox[rows, cols]
         cropped = SolveImage(fixed.values[rows, cols], mutual[rows, cols], crop_box)
+        if "rigid" not in stages and 1 not in settings.translation_shrink:
+            settings = replace(settings, translation_shrink=(*settings.translation_shrink, 1))
         factors = {1, *settings.translation_shrink, *settings.rigid_shrink}
         # a level must keep enough pixels to sample; skip the factors that would not
         factors = {f for f in factors if min(shape) // f >= MIN_SOLVE_PIXELS // 2} | {1}
@@ -351,7 +392,10 @@ def solve(
             center=tuple(crop_box.affine @ (shape[1] / 2, shape[0] / 2)),
             radius=0.5 * pixel * math.hypot(*shape),
         )
-        levels = {f: _Level.reduced(cropped, moving, f, frame) for f in sorted(factors)}
+        levels = {
+            f: _Level.reduced(cropped, moving, f, frame, settings.max_level_pixels)
+            for f in sorted(factors)
+        }
         settings = replace(
             settings,
             translation_shrink=tuple(f for f in settings.translation_shrink if f in levels) or (1,),
@@ -360,7 +404,10 @@ def solve(
         spacing = pixel / frame.radius
 
         euler = sitk.Euler2DTransform()  # centre (0, 0): the frame's centre
-        metric_level = levels[2] if 2 in levels else levels[1]
+        # the metric before and after, on the finest level small enough to evaluate in full
+        size = shape[0] * shape[1]
+        metric_factor = min((f for f in levels if size / f**2 <= METRIC_PIXELS), default=None)
+        metric_level = levels[metric_factor or max(levels)]
         before = _metric(metric_level, sitk.Euler2DTransform(euler), settings)
 
         results = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import dask
@@ -10,12 +11,20 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from ..core.anchors import fit_rigid_robust, lattice, plan_chunks
+from ..core.solve import SolverSettings
 from ..core.transform import ChunkResult, Diagnostics, RigidTransform
 from ..errors import InsufficientValidDataError, NoOverlapError, RegistrationError
 from .problem import Problem, SolveSpec, pixel_size, solve_window
 
 ANCHORS_PER_SIDE = 5
 DIVERGED_PIXELS = 2.0  # a chunk farther than this from the chunks' consensus has diverged
+OVERLAP = 0.1  # each chunk's window reaches this share of its size into its neighbours
+# A chunk's last level samples no more than the others, and each level solves on at most
+# 1024 x 1024 central pixels: the global fit averages many chunks and takes its rotation from
+# their spread, so each chunk needs a precise shift more than a precise rotation.
+CHUNK_SETTINGS = SolverSettings(
+    final_samples=SolverSettings().max_samples, max_level_pixels=1024 * 1024, min_step=1e-2
+)
 
 
 def solve_chunk(
@@ -93,13 +102,16 @@ def register_chunked(problem: Problem, split_factor: int) -> RigidTransform:
     overlap_box = problem.fixed_box[rows, cols]
     center = tuple(overlap_box.affine @ (shape[1] / 2, shape[0] / 2))
     pixel = pixel_size(problem.fixed_box)
+    spec = replace(problem.spec, settings=CHUNK_SETTINGS)
     tasks = []
-    for index, (wr, wc, cr, cc) in enumerate(plan_chunks(shape, split_factor)):
+    for index, (wr, wc, cr, cc) in enumerate(plan_chunks(shape, split_factor, OVERLAP)):
         window = problem.window(_offset(wr, rows), _offset(wc, cols))
         core = problem.fixed_box[_offset(cr, rows), _offset(cc, cols)]
-        task = dask.delayed(solve_chunk, pure=True)(index, core, center, *window, problem.spec)
+        task = dask.delayed(solve_chunk, pure=True)(index, core, center, *window, spec)
         tasks.append(task)
-    solved = dask.compute(*tasks)
+    # in batches, so that the blocks several windows share are not all read ahead at once
+    batch = 2 * (os.cpu_count() or 2)
+    solved = [r for i in range(0, len(tasks), batch) for r in dask.compute(*tasks[i : i + batch])]
     fits = [f for _, f in solved]
     results = _reject_strays([r for r, _ in solved], fits, center, pixel)
     good = [i for i, r in enumerate(results) if r.status == "ok"]

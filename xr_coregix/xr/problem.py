@@ -17,7 +17,7 @@ from odc.geo.geobox import GeoBox
 from ..core.grid import covering_roi
 from ..core.proxy import edge_proxy as make_edge_proxy
 from ..core.pyramid import block_reduce
-from ..core.solve import STAGES, SolveImage, solve
+from ..core.solve import STAGES, SolveImage, SolverSettings, solve
 from ..core.transform import RigidTransform
 from ..errors import CoregError, NoOverlapError
 from .bands import select_band
@@ -25,6 +25,7 @@ from .georef import check_pair, geobox_of, spatial_dims
 from .masks import nodata_of, valid_mask
 
 MARGIN_PIXELS = 32  # reference pixels read around a window, so shifted content stays in reach
+MARGIN_SHARE = 0.03  # and this share of the window's size, for rotations
 
 
 def pixel_size(gbox: GeoBox) -> float:
@@ -44,6 +45,7 @@ class SolveSpec:
     stages: tuple[str, ...]
     min_valid_fraction: float
     reference_grid: GeoBox
+    settings: SolverSettings = SolverSettings()
 
 
 def _solve_image(
@@ -83,6 +85,7 @@ def solve_window(
         pixel_size=pixel_size(spec.reference_grid),
         reference_grid=spec.reference_grid,
         reference_nodata=spec.fixed_nodata,
+        settings=spec.settings,
     )
 
 
@@ -172,7 +175,7 @@ class Problem:
     def window(self, rows: slice, cols: slice) -> tuple[xr.DataArray, GeoBox, xr.DataArray, GeoBox]:
         """The (lazy) fixed pixels of a window of the fixed grid and the moving pixels around it."""
         box = self.fixed_box[rows, cols]
-        margin = (MARGIN_PIXELS + max(box.shape) // 10) * pixel_size(self.fixed_box)
+        margin = (MARGIN_PIXELS + MARGIN_SHARE * max(box.shape)) * pixel_size(self.fixed_box)
         pad = math.ceil(margin / pixel_size(self.moving_box))
         mrows, mcols = covering_roi(self.moving_box, box, pad=pad)
         return (
