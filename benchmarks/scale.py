@@ -27,8 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import xr_coregix  # noqa: E402
-from _pairs import make_pair  # noqa: E402
+from _pairs import make_pair
+
+import xr_coregix
 
 
 def run(moving: Path, fixed: Path, out: Path, truth_json: str) -> dict[str, float]:

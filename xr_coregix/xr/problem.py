@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
@@ -45,7 +45,7 @@ class SolveSpec:
     stages: tuple[str, ...]
     min_valid_fraction: float
     reference_grid: GeoBox
-    settings: SolverSettings = SolverSettings()
+    settings: SolverSettings = field(default_factory=SolverSettings)
 
 
 def _solve_image(
