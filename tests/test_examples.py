@@ -27,3 +27,14 @@ def test_quickstart_writes_the_aligned_raster(tmp_path):
     assert aligned.rio.crs == fixed.rio.crs
     assert aligned.dtype == fixed.dtype
     assert aligned.rio.nodata == 0
+
+
+def test_time_cube_example_registers_every_date(tmp_path):
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "time_cube.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert "TransformSeries(3 along 'time', 3 registered)" in run.stdout

@@ -32,6 +32,7 @@ from .io import RasterIOError, open_raster, write_geotiff
 from .pipeline import AlignmentResult, align_image_pair
 from .xr.accessor import CoregAccessor, register_accessors
 from .xr.register import register
+from .xr.series import TransformSeries
 from .xr.trim import trim_edge_invalid
 from .xr.warp import apply
 
@@ -55,6 +56,7 @@ __all__ = [
     "RegistrationError",
     "RigidTransform",
     "StageResult",
+    "TransformSeries",
     "align_image_pair",
     "apply",
     "data",

@@ -9,6 +9,7 @@ import xarray as xr
 from ..core.transform import RigidTransform
 from ..errors import CoregError
 from .register import register
+from .series import TransformSeries
 from .warp import apply
 
 
@@ -27,14 +28,16 @@ class CoregAccessor:
 
     def __init__(self, obj: xr.DataArray | xr.Dataset) -> None:
         self._obj = obj
-        self._fit: RigidTransform | None = None
+        self._fit: RigidTransform | TransformSeries | None = None
 
     @property
-    def fit(self) -> RigidTransform | None:
+    def fit(self) -> RigidTransform | TransformSeries | None:
         """The last fit made through this accessor, or None."""
         return self._fit
 
-    def register(self, fixed: xr.DataArray | xr.Dataset, **kwargs: Any) -> RigidTransform:
+    def register(
+        self, fixed: xr.DataArray | xr.Dataset, **kwargs: Any
+    ) -> RigidTransform | TransformSeries:
         """Fit this raster to ``fixed``; see :func:`xr_coregix.register` for the arguments.
 
         The fit is also kept, so that :meth:`apply` can be called without it.
@@ -42,7 +45,9 @@ class CoregAccessor:
         self._fit = register(self._obj, fixed, **kwargs)
         return self._fit
 
-    def apply(self, fit: RigidTransform | None = None, **kwargs: Any) -> xr.DataArray | xr.Dataset:
+    def apply(
+        self, fit: RigidTransform | TransformSeries | None = None, **kwargs: Any
+    ) -> xr.DataArray | xr.Dataset:
         """Warp this raster by ``fit`` (default: the last fit made here).
 
         See :func:`xr_coregix.apply` for the arguments.

@@ -6,13 +6,22 @@ import math
 from collections.abc import Hashable, Sequence
 
 import dask.array as dsa
+import pandas as pd
 import xarray as xr
 
 from ..core.solve import STAGES
 from ..core.transform import RigidTransform
-from ..errors import CoregError
+from ..errors import (
+    BandSelectionError,
+    CoregError,
+    InsufficientValidDataError,
+    NoOverlapError,
+    RegistrationError,
+)
 from .chunked import register_chunked
+from .georef import spatial_dims
 from .problem import Problem, solve_window
+from .series import TransformSeries, series_dim
 
 TARGET_CHUNK_PIXELS = 2048 * 2048  # solve-grid pixels per chunk when split_factor is derived
 
@@ -44,7 +53,7 @@ def register(
     min_valid_fraction: float = 0.01,
     solve_resolution: float | None = None,
     split_factor: int | None = None,
-) -> RigidTransform:
+) -> RigidTransform | TransformSeries:
     """Estimate the rigid transform that aligns ``moving`` to ``fixed``.
 
     Area-based: a translation stage then a rigid (rotation + translation) stage maximise the
@@ -82,8 +91,12 @@ def register(
 
     Returns
     -------
-    RigidTransform
-        Maps the moving raster's georeference to the reference frame, with diagnostics.
+    RigidTransform or TransformSeries
+        Maps the moving raster's georeference to the reference frame, with diagnostics. For a
+        datacube (a ``time`` dim, or a dim of datetimes, as ``odc.stac.load`` makes), every
+        slice is registered against ``fixed`` and a :class:`TransformSeries` of the fits along
+        time is returned; a slice that cannot be registered (all cloud, too little valid data)
+        has no fit and its reason is recorded.
 
     Raises
     ------
@@ -99,6 +112,20 @@ def register(
     >>> [round(v, 1) for v in fit.shift_in_pixels(fixed.odc.geobox)]  # columns, rows
     [3.6, 1.8]
     """
+    options = {
+        "moving_band": moving_band, "fixed_band": fixed_band, "edge_proxy": edge_proxy,
+        "stages": stages, "moving_nodata": moving_nodata, "fixed_nodata": fixed_nodata,
+        "min_valid_fraction": min_valid_fraction, "solve_resolution": solve_resolution,
+        "split_factor": split_factor,
+    }  # fmt: skip
+    if series_dim(fixed, spatial_dims(fixed, "fixed")) is not None:
+        raise BandSelectionError(
+            "fixed has a time dim: pass one reference, e.g. fixed.isel(time=0) or a median "
+            "composite fixed.median('time')"
+        )
+    dim = series_dim(moving, spatial_dims(moving, "moving"))
+    if dim is not None:
+        return _register_series(moving, fixed, dim, options)
     if split_factor is not None and not (isinstance(split_factor, int) and split_factor >= 0):
         raise CoregError(f"split_factor={split_factor!r} must be a whole number, 0 or more")
     problem = Problem.build(
@@ -117,3 +144,22 @@ def register(
     if k > 0:
         return register_chunked(problem, k)
     return solve_window(*problem.window(*problem.overlap), problem.spec)
+
+
+def _register_series(
+    moving: xr.DataArray | xr.Dataset,
+    fixed: xr.DataArray | xr.Dataset,
+    dim: Hashable,
+    options: dict,
+) -> TransformSeries:
+    """Register each slice along ``dim``; slices without enough data get no fit."""
+    fits, errors = [], []
+    for i in range(moving.sizes[dim]):
+        try:
+            fits.append(register(moving.isel({dim: i}), fixed, **options))
+            errors.append("")
+        except (InsufficientValidDataError, NoOverlapError, RegistrationError) as err:
+            fits.append(None)
+            errors.append(str(err))
+    index = moving.indexes[dim] if dim in moving.indexes else pd.RangeIndex(len(fits), name=dim)
+    return TransformSeries(dim, index, tuple(fits), tuple(errors))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords, xr_reproject
@@ -13,6 +14,7 @@ from ..core.transform import RigidTransform
 from ..errors import CoregError, CRSMismatchError
 from .georef import geobox_of, spatial_dims
 from .masks import nodata_of
+from .series import TransformSeries
 
 GRIDS = ("source", "reference", "native")
 
@@ -23,9 +25,16 @@ def corrected_geobox(gbox: GeoBox, fit: RigidTransform) -> GeoBox:
 
 
 def _output_nodata(da: xr.DataArray, fit: RigidTransform, output_nodata: float | None) -> float:
-    """Output nodata: explicit, else the source's, else the reference's, else 0."""
+    """Output nodata: explicit, else the source's, else the reference's, else 0.
+
+    Float data without a declared nodata has NaN as its nodata (NaN is never valid data), so
+    NaN is the source's nodata there.
+    """
     reference = fit.diagnostics.reference_nodata if fit.diagnostics is not None else None
-    for value in (output_nodata, nodata_of(da), reference):
+    source = nodata_of(da)
+    if source is None and np.issubdtype(da.dtype, np.floating):
+        source = np.nan
+    for value in (output_nodata, source, reference):
         if value is not None:
             return value
     return 0
@@ -82,7 +91,7 @@ def _apply_array(
 
 def apply(
     moving: xr.DataArray | xr.Dataset,
-    fit: RigidTransform,
+    fit: RigidTransform | TransformSeries,
     *,
     grid: str | GeoBox = "source",
     resampling: str = "bilinear",
@@ -96,8 +105,8 @@ def apply(
     moving : xarray.DataArray or xarray.Dataset
         The raster the fit was made for; every band and extra dim is warped (for a Dataset,
         every variable with the spatial dims).
-    fit : RigidTransform
-        From :func:`register`.
+    fit : RigidTransform or TransformSeries
+        From :func:`register`; a series (from a datacube) warps each slice with its own fit.
     grid : {"source", "reference", "native"} or GeoBox
         ``"source"``: the moving raster's own grid, values resampled. ``"reference"``: the
         reference's grid. ``"native"``: values untouched under the corrected (possibly rotated)
@@ -115,6 +124,8 @@ def apply(
     xarray.DataArray or xarray.Dataset
         Carrying the CRS and its nodata; dask-backed when the input is (or ``chunks`` is given).
     """
+    if isinstance(fit, TransformSeries):
+        return _apply_series(moving, fit, grid, resampling, output_nodata, chunks)
     if isinstance(moving, xr.Dataset):
         dims = set(spatial_dims(moving, "moving"))
         warped = {
@@ -124,6 +135,42 @@ def apply(
         }
         return xr.Dataset(warped, attrs=moving.attrs)
     return _apply_array(moving, fit, grid, resampling, output_nodata, chunks)
+
+
+def _apply_series(
+    moving: xr.DataArray | xr.Dataset,
+    series: TransformSeries,
+    grid: str | GeoBox,
+    resampling: str,
+    output_nodata: float | None,
+    chunks: Mapping[str, int] | int | str | None,
+) -> Any:
+    """Warp each slice along the series' dim with its own fit; a slice without a fit becomes
+    nodata (rather than a raster that was never aligned)."""
+    dim = series.dim
+    if moving.sizes.get(dim) != len(series):
+        raise CoregError(
+            f"the fits run along {dim!r} ({len(series)} of them) but moving has "
+            f"{moving.sizes.get(dim)} slices along it: apply them to the cube they were made for"
+        )
+    done = next((f for f in series if f is not None), None)
+    if done is None:
+        raise CoregError("no slice of the series could be registered: nothing to apply")
+    slices = []
+    for i, fit in enumerate(series):
+        part = moving.isel({dim: i})
+        warped = apply(part, fit or done, grid=grid, resampling=resampling,
+                       output_nodata=output_nodata, chunks=chunks)  # fmt: skip
+        if fit is None:
+            warped = _all_nodata(warped)
+        slices.append(warped)
+    return xr.concat(slices, dim=dim, combine_attrs="override")
+
+
+def _all_nodata(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
+    if isinstance(obj, xr.Dataset):
+        return obj.map(_all_nodata, keep_attrs=True)
+    return obj.where(False, obj.rio.nodata).astype(obj.dtype)
 
 
 __all__ = ["GRIDS", "apply", "corrected_geobox"]
