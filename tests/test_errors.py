@@ -90,7 +90,7 @@ def test_dataset_variable_that_does_not_exist(fixed):
 
 
 def test_registration_band_not_2d(fixed):
-    cube = xr.concat([fixed, fixed], dim="time")  # (time, band, y, x)
+    cube = xr.concat([fixed, fixed], dim="sensor")  # (sensor, band, y, x): not a time series
     with pytest.raises(BandSelectionError, match="must be 2-D"):
         xr_coregix.register(cube, fixed)
 
