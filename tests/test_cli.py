@@ -21,7 +21,7 @@ def test_every_coregix_flag_is_accepted(tmp_path, capsys):
         "--moving-image", MOVING, "--fixed-image", FIXED, "--output-image", str(out),
         "--band-index", "0", "--moving-band-index", "0", "--fixed-band-index", "0",
         "--use-edge-proxies", "--split-factor", "0", "--moving-nodata", "0",
-        "--fixed-nodata", "-1", "--output-nodata", "0", "--min-valid-fraction", "0.05",
+        "--fixed-nodata", "65535", "--output-nodata", "0", "--min-valid-fraction", "0.05",
         "--solve-resolution", "30", "--temp-dir", str(tmp_path), "--keep-temp-dir",
         "--log-to-console", "--clip-fixed-to-moving", "--output-on-moving-grid",
         "--trim-edge-invalid", "--edge-trim-depth", "4", "--edge-trim-detection-band-index", "0",

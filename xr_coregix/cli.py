@@ -88,6 +88,9 @@ def align_parser() -> argparse.ArgumentParser:
     p.add_argument("--transform-out", help="also write the fit as JSON to this file")
     p.add_argument("--cog", action="store_true", help="write a Cloud Optimized GeoTIFF")
     p.add_argument("--resampling", default="bilinear", help="bilinear (default), nearest, ...")
+    p.add_argument(
+        "--max-shift", type=float, default=50.0, help="largest believable shift, pixels (50)"
+    )
     p.add_argument("--progress", action=bool_flag, default=None, help="default: on a terminal")
     return p
 
@@ -132,6 +135,7 @@ def align_main(argv: Sequence[str] | None = None) -> int:
             transform_out=args.transform_out,
             cog=args.cog,
             resampling=args.resampling,
+            max_shift=args.max_shift,
             progress=sys.stderr.isatty() if args.progress is None else args.progress,
         )
         record = {"output_image_path": str(result.output_image_path), **result.fit.to_dict()}

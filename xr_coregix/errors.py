@@ -37,3 +37,15 @@ class GridError(CoregError):
 
 class RegistrationError(CoregError):
     """A solve ran but its result cannot be trusted (too few good chunks, divergence)."""
+
+
+class NoStructureError(CoregError):
+    """A registration band has no structure to register (constant over its valid pixels)."""
+
+
+class DataTypeError(CoregError):
+    """A dtype that cannot be registered or written, or a nodata value it cannot hold."""
+
+
+class RegistrationWarning(UserWarning):
+    """A fit failed a reliability check and was returned anyway (``on_failure="warn"``)."""

@@ -68,6 +68,7 @@ def align_image_pair(
     transform_out: str | os.PathLike[str] | None = None,
     cog: bool = False,
     resampling: str = "bilinear",
+    max_shift: float = 50.0,
     progress: bool = False,
 ) -> AlignmentResult:
     """Coregister the raster at ``moving_image_path`` to ``fixed_image_path`` and write it.
@@ -112,6 +113,9 @@ def align_image_pair(
         Write a Cloud Optimized GeoTIFF.
     resampling : str
         Resampling of values, ``"bilinear"`` or ``"nearest"`` (categories) or another GDAL name.
+    max_shift : float
+        Largest believable shift in reference pixels; an unreliable fit raises
+        :class:`RegistrationError` and nothing is written.
     progress : bool
         Show a progress bar while writing.
     temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
@@ -143,6 +147,7 @@ def align_image_pair(
         min_valid_fraction=min_valid_fraction,
         solve_resolution=_solve_resolution(solve_resolution, solve_resolutions),
         split_factor=split_factor,
+        max_shift=max_shift,
     )
     if moving_nodata is not None:
         moving = moving.rio.write_nodata(moving_nodata, encoded=False)

@@ -28,7 +28,13 @@ import SimpleITK as sitk
 from affine import Affine
 from odc.geo.geobox import GeoBox
 
-from ..errors import GridError, InsufficientValidDataError, NoOverlapError
+from ..errors import (
+    GridError,
+    InsufficientValidDataError,
+    NoOverlapError,
+    NoStructureError,
+    RegistrationError,
+)
 from .grid import covering_roi
 from .pyramid import block_reduce
 from .transform import Diagnostics, RigidTransform, StageResult
@@ -114,10 +120,12 @@ def _to_itk(array: np.ndarray, geobox: GeoBox) -> sitk.Image:
 
 @dataclass(frozen=True)
 class Frame:
-    """Normalised ITK coordinates: ``(p - center) / radius`` for a CRS point ``p``."""
+    """Normalised ITK coordinates: ``(p - center) / radius`` for a CRS point ``p``; ``pixel``
+    is the fixed pixel size in CRS units."""
 
     center: tuple[float, float]
     radius: float
+    pixel: float
 
     def geobox(self, gbox: GeoBox) -> GeoBox:
         """``gbox`` with its affine expressed in normalised coordinates."""
@@ -265,17 +273,19 @@ def _run_stage(
     transform: sitk.Transform,
     levels: dict[int, _Level],
     settings: SolverSettings,
-    spacing: float,
+    frame: Frame,
     final: bool,
 ) -> StageResult:
     """Optimise ``transform`` in place over the stage's pyramid, coarse to fine.
 
     Each level starts with a step of half a pixel of that level (a full one for the first
     translation level, to reach far) and stops at a twentieth of a level pixel, except the
-    finest, which runs down to ``settings.min_step``. ``spacing`` is the fixed pixel size in
-    frame units; ``final`` says this is the last stage, whose finest level samples more.
+    finest, which runs down to ``settings.min_step``. ``final`` says this is the last stage,
+    whose finest level samples more. The result is reported in xr_coregix's direction and CRS
+    units.
     """
     shrink = settings.translation_shrink if name == "translation" else settings.rigid_shrink
+    spacing = frame.pixel / frame.radius
     for index, factor in enumerate(shrink):
         level = levels[factor]
         first = index == 0 and name == "translation"
@@ -292,22 +302,43 @@ def _run_stage(
         reg.SetOptimizerScales([1.0] * transform.GetNumberOfParameters())
         reg.Execute(level.fixed, level.moving)
     if name == "translation":
-        angle, (tx, ty) = 0.0, transform.GetOffset()
+        euler = sitk.Euler2DTransform()
+        euler.SetTranslation(transform.GetOffset())
     else:
-        angle, (tx, ty) = transform.GetAngle(), transform.GetTranslation()
+        euler = transform
+    fit = frame.fit_from_itk(euler, None, None)
     return StageResult(
         name=name,
         metric=float(reg.GetMetricValue()),
         iterations=int(reg.GetOptimizerIteration()),
         stop_condition=reg.GetOptimizerStopConditionDescription(),
-        rotation=float(angle),
-        translation=(float(tx), float(ty)),
+        rotation=fit.rotation,
+        translation=fit.translation,
     )
 
 
 def _metric(level: _Level, transform: sitk.Transform, settings: SolverSettings) -> float:
     reg = _method(settings, level, transform, settings.max_samples)
     return float(reg.MetricEvaluate(level.fixed, level.moving))
+
+
+def _solve_stages(
+    stages: tuple[str, ...],
+    levels: dict[int, _Level],
+    settings: SolverSettings,
+    frame: Frame,
+    euler: sitk.Euler2DTransform,
+) -> list[StageResult]:
+    """Run the stages in order, leaving the result in ``euler``."""
+    results = []
+    if "translation" in stages:
+        translation = sitk.TranslationTransform(2)
+        final = "rigid" not in stages
+        results.append(_run_stage("translation", translation, levels, settings, frame, final))
+        euler.SetTranslation(translation.GetOffset())
+    if "rigid" in stages:
+        results.append(_run_stage("rigid", euler, levels, settings, frame, True))
+    return results
 
 
 def solve(
@@ -382,6 +413,13 @@ def solve(
             )
         crop_box = fixed.geobox[rows, cols]
         cropped = SolveImage(fixed.values[rows, cols], mutual[rows, cols], crop_box)
+        for name, image in (("fixed", cropped), ("moving", moving)):
+            values = image.values[image.valid]
+            if values.size == 0 or values.min() == values.max():
+                raise NoStructureError(
+                    f"{name} has no structure to register: its valid pixels over the overlap "
+                    "are constant. Check its nodata value and band choice"
+                )
         if "rigid" not in stages and 1 not in settings.translation_shrink:
             settings = replace(settings, translation_shrink=(*settings.translation_shrink, 1))
         factors = {1, *settings.translation_shrink, *settings.rigid_shrink}
@@ -391,6 +429,7 @@ def solve(
         frame = Frame(
             center=tuple(crop_box.affine @ (shape[1] / 2, shape[0] / 2)),
             radius=0.5 * pixel * math.hypot(*shape),
+            pixel=pixel,
         )
         levels = {
             f: _Level.reduced(cropped, moving, f, frame, settings.max_level_pixels)
@@ -401,27 +440,19 @@ def solve(
             translation_shrink=tuple(f for f in settings.translation_shrink if f in levels) or (1,),
             rigid_shrink=tuple(f for f in settings.rigid_shrink if f in levels) or (1,),
         )
-        spacing = pixel / frame.radius
 
         euler = sitk.Euler2DTransform()  # centre (0, 0): the frame's centre
         # the metric before and after, on the finest level small enough to evaluate in full
         size = shape[0] * shape[1]
         metric_factor = min((f for f in levels if size / f**2 <= METRIC_PIXELS), default=None)
         metric_level = levels[metric_factor or max(levels)]
-        before = _metric(metric_level, sitk.Euler2DTransform(euler), settings)
-
-        results = []
-        if "translation" in stages:
-            translation = sitk.TranslationTransform(2)
-            results.append(
-                _run_stage(
-                    "translation", translation, levels, settings, spacing, "rigid" not in stages
-                )
-            )
-            euler.SetTranslation(translation.GetOffset())
-        if "rigid" in stages:
-            results.append(_run_stage("rigid", euler, levels, settings, spacing, True))
-        after = _metric(metric_level, euler, settings)
+        try:
+            before = _metric(metric_level, sitk.Euler2DTransform(euler), settings)
+            results = _solve_stages(stages, levels, settings, frame, euler)
+            after = _metric(metric_level, euler, settings)
+        except RuntimeError as err:  # ITK's own failures (degenerate histograms...)
+            message = " ".join(str(err).split())[-300:]
+            raise RegistrationError(f"SimpleITK could not solve this pair: {message}") from err
 
         diagnostics = Diagnostics(
             metric_before=before,

@@ -134,6 +134,11 @@ class Diagnostics:
         Per chunk of a chunked fit: its status, local transform and anchors.
     anchor_rmse : float or None
         Root mean square residual of the kept anchors under the global fit, in reference pixels.
+    reliable : bool
+        False when the fit failed a reliability check and was kept anyway
+        (``on_failure="warn"``).
+    problems : tuple of str
+        The checks it failed.
     """
 
     metric_before: float
@@ -150,6 +155,8 @@ class Diagnostics:
     split_factor: int = 0
     chunks: tuple[ChunkResult, ...] = ()
     anchor_rmse: float | None = None
+    reliable: bool = True
+    problems: tuple[str, ...] = ()
 
     @property
     def anchors_used(self) -> int:
@@ -176,6 +183,7 @@ class Diagnostics:
                 "reference_shape": _tuple_or_none(data.get("reference_shape")),
                 "reference_transform": _tuple_or_none(data.get("reference_transform")),
                 "chunks": tuple(ChunkResult.from_dict(c) for c in data.get("chunks", ())),
+                "problems": tuple(data.get("problems", ())),
             }
         )
 
@@ -381,6 +389,8 @@ class RigidTransform:
                 f"metric {diag.metric_before:.4f} -> {diag.metric_after:.4f}, "
                 f"valid {diag.valid_fraction:.1%}"
             )
+            if not diag.reliable:
+                parts.append("UNRELIABLE: " + "; ".join(diag.problems))
             if diag.chunks:
                 good = sum(c.status == "ok" for c in diag.chunks)
                 parts.append(

@@ -13,7 +13,12 @@ from odc.geo.geobox import GeoBox
 from ..core.anchors import fit_rigid_robust, lattice, plan_chunks
 from ..core.solve import SolverSettings
 from ..core.transform import ChunkResult, Diagnostics, RigidTransform
-from ..errors import InsufficientValidDataError, NoOverlapError, RegistrationError
+from ..errors import (
+    InsufficientValidDataError,
+    NoOverlapError,
+    NoStructureError,
+    RegistrationError,
+)
 from .problem import Problem, SolveSpec, pixel_size, solve_window
 
 ANCHORS_PER_SIDE = 5
@@ -45,7 +50,7 @@ def solve_chunk(
     bounds = tuple(float(v) for v in core.boundingbox)
     try:
         fit = solve_window(fixed, fixed_box, moving, moving_box, spec)
-    except (InsufficientValidDataError, NoOverlapError) as err:
+    except (InsufficientValidDataError, NoOverlapError, NoStructureError, RegistrationError) as err:
         return ChunkResult(index, bounds, "skipped", str(err)), None
     diag = fit.diagnostics
     if not diag.metric_after < diag.metric_before:

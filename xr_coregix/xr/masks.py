@@ -9,6 +9,8 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
+from ..errors import DataTypeError
+
 
 def nodata_of(da: xr.DataArray, override: float | None = None) -> float | None:
     """The nodata value of ``da``: ``override``, else its metadata, else None.
@@ -53,3 +55,29 @@ def valid_mask(values: np.ndarray, nodata: float | None) -> np.ndarray:
     if nodata is not None and not math.isnan(nodata):
         ok &= values != nodata
     return ok
+
+
+def check_dtype(dtype: np.dtype, name: str) -> None:
+    """Raise :class:`DataTypeError` unless ``dtype`` is a real integer or float type."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iuf":
+        raise DataTypeError(
+            f"{name} has dtype {dtype}, which cannot be registered or warped: convert it to a "
+            "real integer or float type first (e.g. .astype('float32'))"
+        )
+
+
+def check_nodata(value: float | None, dtype: np.dtype, name: str) -> None:
+    """Raise :class:`DataTypeError` when ``value`` cannot occur in data of ``dtype``."""
+    if value is None:
+        return
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        ok = math.isnan(value) or abs(value) <= np.finfo(dtype).max
+    else:
+        info = np.iinfo(dtype)
+        ok = not math.isnan(value) and value == int(value) and info.min <= value <= info.max
+    if not ok:
+        raise DataTypeError(
+            f"{name}={value!r} cannot occur in {dtype} data: choose a value the dtype can hold"
+        )

@@ -22,7 +22,7 @@ from ..core.transform import RigidTransform
 from ..errors import CoregError, NoOverlapError
 from .bands import select_band
 from .georef import check_pair, geobox_of, spatial_dims
-from .masks import nodata_of, valid_mask
+from .masks import check_dtype, check_nodata, nodata_of, valid_mask
 
 MARGIN_PIXELS = 32  # reference pixels read around a window, so shifted content stays in reach
 MARGIN_SHARE = 0.03  # and this share of the window's size, for rotations
@@ -143,6 +143,13 @@ class Problem:
         fixed_2d = select_band(fixed, fixed_band, "fixed_band")
         moving_box = geobox_of(moving_2d, "moving")
         fixed_box = geobox_of(fixed_2d, "fixed")
+        for band, name, override in (
+            (moving_2d, "moving", moving_nodata),
+            (fixed_2d, "fixed", fixed_nodata),
+        ):
+            check_dtype(band.dtype, name)
+            label = f"{name}_nodata" if override is not None else f"the nodata of {name}"
+            check_nodata(nodata_of(band, override), band.dtype, label)
         check_pair(moving_box, fixed_box)
         overlap = covering_roi(fixed_box, moving_box)
         if fixed_box[overlap].is_empty():

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Sequence
+from dataclasses import replace
 
 import dask.array as dsa
 import pandas as pd
 import xarray as xr
 
+from ..core.checks import problems
 from ..core.solve import STAGES
 from ..core.transform import RigidTransform
 from ..errors import (
@@ -16,7 +19,9 @@ from ..errors import (
     CoregError,
     InsufficientValidDataError,
     NoOverlapError,
+    NoStructureError,
     RegistrationError,
+    RegistrationWarning,
 )
 from .chunked import register_chunked
 from .georef import spatial_dims
@@ -53,6 +58,8 @@ def register(
     min_valid_fraction: float = 0.01,
     solve_resolution: float | None = None,
     split_factor: int | None = None,
+    max_shift: float = 50.0,
+    on_failure: str = "raise",
 ) -> RigidTransform | TransformSeries:
     """Estimate the rigid transform that aligns ``moving`` to ``fixed``.
 
@@ -89,6 +96,15 @@ def register(
         mislead). 0: one solve over the whole overlap. None (default): 0 for numpy input, and
         for dask input chunks of about 2048 x 2048 solve pixels.
 
+    max_shift : float
+        Largest believable displacement of any pixel of the overlap, in reference pixels;
+        beyond it the fit is taken as diverged.
+    on_failure : {"raise", "warn"}
+        When the fit fails a reliability check (the metric got worse, a shift beyond
+        ``max_shift``, stages that disagree, chunks that disagree): raise
+        :class:`RegistrationError` (default), or warn with :class:`RegistrationWarning` and
+        return the fit flagged ``diagnostics.reliable = False``.
+
     Returns
     -------
     RigidTransform or TransformSeries
@@ -116,7 +132,7 @@ def register(
         "moving_band": moving_band, "fixed_band": fixed_band, "edge_proxy": edge_proxy,
         "stages": stages, "moving_nodata": moving_nodata, "fixed_nodata": fixed_nodata,
         "min_valid_fraction": min_valid_fraction, "solve_resolution": solve_resolution,
-        "split_factor": split_factor,
+        "split_factor": split_factor, "max_shift": max_shift, "on_failure": on_failure,
     }  # fmt: skip
     if series_dim(fixed, spatial_dims(fixed, "fixed")) is not None:
         raise BandSelectionError(
@@ -128,6 +144,10 @@ def register(
         return _register_series(moving, fixed, dim, options)
     if split_factor is not None and not (isinstance(split_factor, int) and split_factor >= 0):
         raise CoregError(f"split_factor={split_factor!r} must be a whole number, 0 or more")
+    if on_failure not in ("raise", "warn"):
+        raise CoregError(f"on_failure={on_failure!r}: pass 'raise' or 'warn'")
+    if not (isinstance(max_shift, (int, float)) and max_shift > 0):
+        raise CoregError(f"max_shift={max_shift!r} must be a positive number of pixels")
     problem = Problem.build(
         moving,
         fixed,
@@ -142,8 +162,24 @@ def register(
     )
     k = derive_split_factor(problem) if split_factor is None else split_factor
     if k > 0:
-        return register_chunked(problem, k)
-    return solve_window(*problem.window(*problem.overlap), problem.spec)
+        fit = register_chunked(problem, k)
+    else:
+        fit = solve_window(*problem.window(*problem.overlap), problem.spec)
+    return _checked(fit, max_shift, on_failure)
+
+
+def _checked(fit: RigidTransform, max_shift: float, on_failure: str) -> RigidTransform:
+    """Apply the reliability checks: raise, or warn and flag the fit."""
+    found = problems(fit, max_shift)
+    if not found:
+        return fit
+    if on_failure == "raise":
+        raise RegistrationError(
+            "the fit is not reliable: " + "; ".join(found) + ". Nothing was written; pass "
+            "on_failure='warn' to get the fit anyway, flagged unreliable"
+        )
+    warnings.warn("unreliable fit: " + "; ".join(found), RegistrationWarning, stacklevel=3)
+    return fit.with_diagnostics(replace(fit.diagnostics, reliable=False, problems=found))
 
 
 def _register_series(
@@ -158,7 +194,12 @@ def _register_series(
         try:
             fits.append(register(moving.isel({dim: i}), fixed, **options))
             errors.append("")
-        except (InsufficientValidDataError, NoOverlapError, RegistrationError) as err:
+        except (
+            InsufficientValidDataError,
+            NoOverlapError,
+            NoStructureError,
+            RegistrationError,
+        ) as err:
             fits.append(None)
             errors.append(str(err))
     index = moving.indexes[dim] if dim in moving.indexes else pd.RangeIndex(len(fits), name=dim)

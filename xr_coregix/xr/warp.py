@@ -13,7 +13,7 @@ from odc.geo.xr import xr_coords, xr_reproject
 from ..core.transform import RigidTransform
 from ..errors import CoregError, CRSMismatchError
 from .georef import geobox_of, spatial_dims
-from .masks import nodata_of
+from .masks import check_dtype, check_nodata, nodata_of
 from .series import TransformSeries
 
 GRIDS = ("source", "reference", "native")
@@ -65,6 +65,7 @@ def _apply_array(
     chunks: Mapping[str, int] | int | str | None,
 ) -> xr.DataArray:
     source = geobox_of(da, "moving")
+    check_dtype(da.dtype, "moving")
     if fit.crs is not None and fit.crs != source.crs:
         raise CRSMismatchError(
             f"the fit is in {fit.crs.epsg or fit.crs} but moving is in "
@@ -77,6 +78,8 @@ def _apply_array(
     if grid == "native":
         return corrected
     nodata = _output_nodata(da, fit, output_nodata)
+    label = "output_nodata" if output_nodata is not None else "the output nodata (from the inputs)"
+    check_nodata(nodata, da.dtype, label)
     src_nodata = nodata_of(da)
     if src_nodata is not None:
         corrected.attrs = {**corrected.attrs, "nodata": src_nodata}

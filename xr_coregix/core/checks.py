@@ -1,0 +1,60 @@
+"""Reliability checks of a fit: a confidently wrong transform is worse than none."""
+
+from __future__ import annotations
+
+import math
+
+from .transform import RigidTransform
+
+STAGE_AGREEMENT_PIXELS = 1.0  # the rigid stage may move the solve area's centre this much
+MIN_INLIER_SHARE = 0.5  # a chunked fit must keep at least this share of its anchors
+
+
+def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
+    """What is wrong with ``fit``, in words (empty when it passes every check).
+
+    Checks: the metric did not get worse; no point of the solve area moves more than
+    ``max_shift`` reference pixels; the translation stage and the final fit agree on where the
+    centre of the solve area goes (within ``STAGE_AGREEMENT_PIXELS``); a chunked fit keeps at
+    least ``MIN_INLIER_SHARE`` of its anchors.
+
+    Parameters
+    ----------
+    fit : RigidTransform
+        A fit with diagnostics.
+    max_shift : float
+        Largest believable displacement, in reference pixels.
+
+    Returns
+    -------
+    tuple of str
+    """
+    diag = fit.diagnostics
+    if diag is None:
+        return ()
+    found = []
+    if diag.metric_after > diag.metric_before + 1e-6:
+        found.append(f"the metric got worse ({diag.metric_before:.4f} -> {diag.metric_after:.4f})")
+    reach = 0.5 * math.hypot(*diag.solve_shape) * max(diag.solve_resolution)
+    moved = (math.hypot(*fit.translation) + abs(fit.rotation) * reach) / diag.pixel_size
+    if moved > max_shift:
+        found.append(
+            f"the fit moves pixels up to {moved:.1f} px, more than max_shift={max_shift:g}: "
+            "a diverged solve, or a larger offset than expected (then raise max_shift)"
+        )
+    stage = next((s for s in diag.stages if s.name == "translation"), None)
+    if stage is not None and len(diag.stages) > 1 and not diag.chunks:
+        cx, cy = fit.center
+        fx, fy = fit(cx, cy)
+        apart = math.hypot(fx - cx - stage.translation[0], fy - cy - stage.translation[1])
+        if apart / diag.pixel_size > STAGE_AGREEMENT_PIXELS:
+            found.append(
+                f"the translation and rigid stages disagree by {apart / diag.pixel_size:.2f} px "
+                "at the centre of the solve area"
+            )
+    if diag.chunks:
+        kept = diag.anchors_used
+        total = kept + diag.anchors_rejected
+        if total and kept / total < MIN_INLIER_SHARE:
+            found.append(f"the global fit kept only {kept} of {total} anchors: the chunks disagree")
+    return tuple(found)
