@@ -55,3 +55,29 @@ def _local_scheduler():
     import dask
 
     return dask.config.set(scheduler="threads")
+
+
+def _die_once(block, marker):
+    """Kill the worker process the first time any block is computed."""
+    import os
+
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return block
+
+
+def test_a_lost_worker_is_retried_and_the_fit_is_right(client, b4, fixed, tmp_path):
+    grid = fixed.odc.geobox
+    truth = rigid(-0.7, 1.4, -0.3, grid)
+    moving = misregister(b4, truth, grid).chunk(160)
+    marker = str(tmp_path / "died")
+    fragile = moving.copy(
+        data=moving.data.map_blocks(_die_once, marker, dtype=moving.dtype, meta=np.array((), "f4"))
+    )
+    fit = xr_coregix.register(fragile, fixed, split_factor=2)
+    assert (tmp_path / "died").exists()  # a worker did die
+    with _local_scheduler():
+        expected = xr_coregix.register(moving, fixed, split_factor=2)
+    assert (fit.rotation, fit.translation) == (expected.rotation, expected.translation)
+    assert displacement_error(fit, truth, grid)[0] < 0.05

@@ -62,7 +62,12 @@ def align_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--use-edge-proxies", action=bool_flag, default=True, help="register edge proxies"
     )
-    p.add_argument("--split-factor", type=int, default=0, help="2**k chunks (0 only, for now)")
+    p.add_argument(
+        "--split-factor",
+        type=int,
+        default=None,
+        help="solve 2**k chunks (0: one solve); default: derived from the size (2048^2 chunks)",
+    )
     p.add_argument("--moving-nodata", type=float, help="override the moving nodata")
     p.add_argument("--fixed-nodata", type=float, help="override the fixed nodata")
     p.add_argument("--output-nodata", type=float, help="output nodata (default: source's)")

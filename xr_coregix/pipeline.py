@@ -61,7 +61,7 @@ def align_image_pair(
     edge_trim_invalid_above: float | None = None,
     enforce_mutual_valid_mask: bool = True,
     use_edge_proxies: bool = True,
-    split_factor: int = 0,
+    split_factor: int | None = None,
     solve_resolution: float | None = None,
     solve_resolutions: Sequence[float | None] | None = None,
     output_grid: str | None = None,
@@ -102,8 +102,11 @@ def align_image_pair(
         :func:`xr_coregix.trim_edge_invalid`).
     use_edge_proxies : bool
         Register gradient-magnitude images (default) or raw values.
-    split_factor : int
-        0 only, for now (chunked registration is not available yet).
+    split_factor : int, optional
+        Solve ``2**k`` overlapping chunks and fit one transform to their anchors; 0 solves the
+        whole overlap at once. Default (None, where coregix's default is 0): derived from the
+        raster size, chunks of about 2048 x 2048 solve pixels; rasters up to that size are
+        solved at once either way.
     solve_resolution : float, optional
         Solve pixel size in CRS units; ``solve_resolutions`` (coregix's coarse-to-fine list,
         0 meaning native) is accepted and its finest entry used.

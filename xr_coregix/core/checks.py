@@ -6,6 +6,7 @@ import math
 
 from .transform import RigidTransform
 
+METRIC_TOLERANCE = 0.02  # an aligned pair's metric may get this much worse (relative): noise
 STAGE_AGREEMENT_PIXELS = 1.0  # the rigid stage may move the solve area's centre this much
 MIN_INLIER_SHARE = 0.5  # a chunked fit must keep at least this share of its anchors
 
@@ -13,7 +14,8 @@ MIN_INLIER_SHARE = 0.5  # a chunked fit must keep at least this share of its anc
 def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     """What is wrong with ``fit``, in words (empty when it passes every check).
 
-    Checks: the metric did not get worse; no point of the solve area moves more than
+    Checks: the metric did not get worse (beyond ``METRIC_TOLERANCE``: a pair that is already
+    aligned can only lose a little to sampling noise); no point of the solve area moves more than
     ``max_shift`` reference pixels; the translation stage and the final fit agree on where the
     centre of the solve area goes (within ``STAGE_AGREEMENT_PIXELS``); a chunked fit keeps at
     least ``MIN_INLIER_SHARE`` of its anchors.
@@ -33,7 +35,7 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     if diag is None:
         return ()
     found = []
-    if diag.metric_after > diag.metric_before + 1e-6:
+    if diag.metric_after > diag.metric_before + METRIC_TOLERANCE * abs(diag.metric_before):
         found.append(f"the metric got worse ({diag.metric_before:.4f} -> {diag.metric_after:.4f})")
     reach = 0.5 * math.hypot(*diag.solve_shape) * max(diag.solve_resolution)
     moved = (math.hypot(*fit.translation) + abs(fit.rotation) * reach) / diag.pixel_size

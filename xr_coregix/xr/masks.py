@@ -21,8 +21,12 @@ def nodata_of(da: xr.DataArray, override: float | None = None) -> float | None:
     """
     if override is not None:
         return float(override)
+    try:
+        declared = da.rio.nodata
+    except (OverflowError, ValueError):
+        declared = None  # a value the dtype cannot hold: read raw below, refused by the caller
     candidates: list[Any] = [
-        da.rio.nodata,
+        declared,
         da.attrs.get("nodata"),
         da.encoding.get("_FillValue"),
         da.attrs.get("_FillValue"),
