@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import dask
 import numpy as np
@@ -132,7 +133,7 @@ def test_cli_unreliable_fit_exits_non_zero_and_writes_nothing(tmp_path, capsys):
 
 def test_cli_truncated_input(tmp_path, capsys):
     broken = tmp_path / "truncated.tif"
-    data = open(MOVING, "rb").read()
+    data = Path(MOVING).read_bytes()
     broken.write_bytes(data[: len(data) // 3])
     out = tmp_path / "out.tif"
     code = align_main(["--moving-image", str(broken), "--fixed-image", FIXED,
