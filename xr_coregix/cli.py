@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -110,9 +111,13 @@ def _run(func: Callable[[], int], prog: str) -> int:
         return 2
 
 
+GDAL_CACHE_MB = "256"  # GDAL's block cache defaults to 5 % of RAM; the user's setting wins
+
+
 def align_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``align-image-pair``."""
     args = align_parser().parse_args(argv)
+    os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHE_MB)
 
     def work() -> int:
         result = align_image_pair(
@@ -170,6 +175,7 @@ def trim_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``trim-edge-invalid``."""
     parser = trim_parser()
     args = parser.parse_args(argv)
+    os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHE_MB)
     if not args.in_place and not args.output_image:
         parser.error("--output-image is required unless --in-place")
 

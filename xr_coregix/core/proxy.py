@@ -63,7 +63,12 @@ def edge_proxy(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.nd
     (1.0, 9)
     """
     ok = erode(valid)
-    p = np.pad(np.where(valid, np.asarray(values, dtype=np.float32), np.float32(0)), 1, "edge")
+    p = np.empty((ok.shape[0] + 2, ok.shape[1] + 2), dtype=np.float32)
+    inside = p[1:-1, 1:-1]
+    inside[...] = values
+    inside[~np.asarray(valid, dtype=bool)] = 0
+    p[0], p[-1] = p[1], p[-2]  # replicate the edges (their gradients are masked anyway)
+    p[:, 0], p[:, -1] = p[:, 1], p[:, -2]
     mag = np.empty(ok.shape, dtype=np.float32)
     for start in range(0, ok.shape[0], STRIP_ROWS):  # strips bound the temporaries' memory
         stop = min(start + STRIP_ROWS, ok.shape[0])

@@ -30,11 +30,12 @@ def block_reduce(
     geobox : GeoBox
         Grid of ``values``.
     factor : int
-        Block size, 1 or more (1 returns the inputs as float32).
+        Block size, 1 or more (1 returns the inputs unchanged, without a copy).
 
     Returns
     -------
-    values : numpy.ndarray of float32
+    values : numpy.ndarray
+        float32 (the input itself when ``factor`` is 1)
     valid : numpy.ndarray of bool
     geobox : GeoBox
         ``geobox`` cropped to whole blocks and zoomed out by ``factor``.
@@ -50,7 +51,7 @@ def block_reduce(
     ([[2.5, 4.5], [10.5, 12.5]], 20.0)
     """
     if factor == 1:
-        return np.asarray(values, dtype=np.float32), np.asarray(valid, dtype=bool), geobox
+        return values, np.asarray(valid, dtype=bool), geobox
     rows, cols = (n // factor for n in values.shape)
     cut = (slice(0, rows * factor), slice(0, cols * factor))
     ok = np.asarray(valid[cut], dtype=bool).reshape(rows, factor, cols, factor)

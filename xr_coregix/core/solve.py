@@ -79,8 +79,10 @@ class SolverSettings:
         one (ITK prepares the whole image at every level: about 0.13 s a megapixel).
     max_level_pixels : int or None
         When set, each pyramid level solves on the central window of at most this many
-        pixels: coarse levels see the whole area, fine ones its centre. For chunks, whose
-        rotation the global fit takes from the spread of the chunks rather than from each one.
+        pixels: coarse levels see the whole area, fine ones its centre. It bounds the cost and
+        memory of a level (ITK prepares a gradient image of the whole moving image, 16 bytes a
+        pixel); chunks use a smaller bound, as the global fit takes its rotation from the
+        spread of the chunks.
     max_samples, final_samples : int
         Most fixed pixels sampled per level (a regular lattice, jittered with a fixed seed), and
         at the last level of the last stage, which decides the accuracy; smaller levels sample
@@ -94,7 +96,7 @@ class SolverSettings:
     histogram_bins: int = 32
     translation_shrink: tuple[int, ...] = (8, 4, 2)
     rigid_shrink: tuple[int, ...] = (2, 1)
-    max_level_pixels: int | None = None
+    max_level_pixels: int | None = 4096 * 4096
     max_samples: int = 25_000
     final_samples: int = 100_000
     iterations: int = 200
@@ -248,9 +250,9 @@ class _Level:
         mv, mok, mbox = block_reduce(moving.values, moving.valid, moving.geobox, factor)
         fbox, mbox = frame.geobox(fbox), frame.geobox(mbox)
         return cls(
-            _to_itk(fv, fbox),
+            _to_itk(np.asarray(fv, dtype=np.float32), fbox),
             _to_itk(fok.astype(np.uint8), fbox),
-            _to_itk(mv, mbox),
+            _to_itk(np.asarray(mv, dtype=np.float32), mbox),
             _to_itk(mok.astype(np.uint8), mbox),
         )
 
