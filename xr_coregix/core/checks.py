@@ -17,7 +17,8 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     Checks: the metric did not get worse (beyond ``METRIC_TOLERANCE``: a pair that is already
     aligned can only lose a little to sampling noise); no point of the solve area moves more than
     ``max_shift`` reference pixels; the translation stage and the final fit agree on where the
-    centre of the solve area goes (within ``STAGE_AGREEMENT_PIXELS``); a chunked fit keeps at
+    centre of the solve area goes (within ``STAGE_AGREEMENT_PIXELS`` plus the displacement the
+    fitted rotation makes at the edge of the solve area); a chunked fit keeps at
     least ``MIN_INLIER_SHARE`` of its anchors.
 
     Parameters
@@ -49,7 +50,9 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
         cx, cy = fit.center
         fx, fy = fit(cx, cy)
         apart = math.hypot(fx - cx - stage.translation[0], fy - cy - stage.translation[1])
-        if apart / diag.pixel_size > STAGE_AGREEMENT_PIXELS:
+        # a translation-only optimum of a rotated pair may sit anywhere the rotation reaches
+        allowed = STAGE_AGREEMENT_PIXELS + abs(fit.rotation) * reach / diag.pixel_size
+        if apart / diag.pixel_size > allowed:
             found.append(
                 f"the translation and rigid stages disagree by {apart / diag.pixel_size:.2f} px "
                 "at the centre of the solve area"
