@@ -1,26 +1,29 @@
-"""The example scripts run as a user would run them."""
+"""Every example script runs, offline, as a user would run it."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import rioxarray
 
 from xr_coregix.data import example_pair
 
+pytest.importorskip("matplotlib")
+
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def run(command, cwd):
+    return subprocess.run(command, capture_output=True, text=True, check=True, cwd=cwd)
 
 
 def test_quickstart_writes_the_aligned_raster(tmp_path):
     out = tmp_path / "aligned.tif"
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py"), str(out)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    assert "RigidTransform(shift=" in run.stdout
+    done = run([sys.executable, str(EXAMPLES / "quickstart.py"), str(out)], tmp_path)
+    assert "RigidTransform(shift=" in done.stdout
     _, fixed = example_pair()
     aligned = rioxarray.open_rasterio(out)
     assert aligned.rio.transform() == fixed.rio.transform()
@@ -29,12 +32,32 @@ def test_quickstart_writes_the_aligned_raster(tmp_path):
     assert aligned.rio.nodata == 0
 
 
+def test_pair_from_files(tmp_path):
+    done = run([sys.executable, str(EXAMPLES / "pair_from_files.py"), str(tmp_path)], tmp_path)
+    assert "chunk 3:" in done.stdout
+    assert {p.name for p in tmp_path.iterdir()} >= {"aligned.tif", "compare.png", "anchors.png"}
+    assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dataset_named_bands(tmp_path):
+    done = run([sys.executable, str(EXAMPLES / "dataset_named_bands.py")], tmp_path)
+    assert "nir: uint16, nodata 0" in done.stdout
+    assert "index: float32, nodata nan" in done.stdout
+    assert done.stdout.count("on the reference grid: True") == 2
+
+
 def test_time_cube_example_registers_every_date(tmp_path):
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "time_cube.py")],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    assert "TransformSeries(3 along 'time', 3 registered)" in run.stdout
+    done = run([sys.executable, str(EXAMPLES / "time_cube.py")], tmp_path)
+    assert "TransformSeries(3 along 'time', 3 registered)" in done.stdout
+
+
+def test_cli_example(tmp_path):
+    bin_dir = str(Path(sys.executable).parent)
+    env_path = f"{bin_dir}:{__import__('os').environ.get('PATH', '')}"
+    subprocess.run(
+        ["bash", str(EXAMPLES / "cli.sh"), str(tmp_path)],
+        capture_output=True, text=True, check=True, cwd=tmp_path, env={"PATH": env_path},
+    )  # fmt: skip
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    assert fit["type"] == "rigid"
+    assert (tmp_path / "compare.png").exists() and (tmp_path / "aligned.tif").exists()

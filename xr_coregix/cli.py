@@ -93,6 +93,7 @@ def align_parser() -> argparse.ArgumentParser:
     p.add_argument("--enforce-mutual-valid-mask", action=bool_flag, default=True, help="accepted")
     p.add_argument("--transform-out", help="also write the fit as JSON to this file")
     p.add_argument("--cog", action="store_true", help="write a Cloud Optimized GeoTIFF")
+    p.add_argument("--plot", help="also write a before/after comparison PNG (needs matplotlib)")
     p.add_argument("--resampling", default="bilinear", help="bilinear (default), nearest, ...")
     p.add_argument(
         "--max-shift", type=float, default=50.0, help="largest believable shift, pixels (50)"
@@ -146,6 +147,7 @@ def align_main(argv: Sequence[str] | None = None) -> int:
             cog=args.cog,
             resampling=args.resampling,
             max_shift=args.max_shift,
+            plot=args.plot,
             progress=sys.stderr.isatty() if args.progress is None else args.progress,
         )
         record = {"output_image_path": str(result.output_image_path), **result.fit.to_dict()}

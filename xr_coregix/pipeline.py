@@ -69,6 +69,7 @@ def align_image_pair(
     cog: bool = False,
     resampling: str = "bilinear",
     max_shift: float = 50.0,
+    plot: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> AlignmentResult:
     """Coregister the raster at ``moving_image_path`` to ``fixed_image_path`` and write it.
@@ -119,6 +120,8 @@ def align_image_pair(
     max_shift : float
         Largest believable shift in reference pixels; an unreliable fit raises
         :class:`RegistrationError` and nothing is written.
+    plot : path-like, optional
+        Also write a before/after comparison figure (PNG; needs matplotlib) there.
     progress : bool
         Show a progress bar while writing.
     temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
@@ -134,7 +137,7 @@ def align_image_pair(
     grid = output_grid or ("source" if output_on_moving_grid else "reference")
     if grid not in GRIDS:
         raise CoregError(f"output_grid={grid!r}: choose one of {GRIDS}")
-    for target in (output_image_path, transform_out):
+    for target in (output_image_path, transform_out, plot):
         if target is not None:
             check_target(Path(target))
     moving = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK)
@@ -168,6 +171,13 @@ def align_image_pair(
     if transform_out is not None:
         with atomic_path(transform_out) as tmp:
             tmp.write_text(fit.to_json(indent=2) + "\n")
+    if plot is not None:
+        from .plot import compare
+
+        figure = compare(moving, fixed, fit, moving_band=moving_band_index or band_index,
+                         fixed_band=fixed_band_index or band_index)  # fmt: skip
+        with atomic_path(plot) as tmp:
+            figure.savefig(tmp, format="png", dpi=80)
     return AlignmentResult(Path(output_image_path), fit)
 
 

@@ -369,6 +369,16 @@ class RigidTransform:
             return None
         return GeoBox(diag.reference_shape, Affine(*diag.reference_transform), self.crs)
 
+    def plot(self, **kwargs: Any) -> Any:
+        """Draw a chunked fit's anchors (see :func:`xr_coregix.plot.anchors`; needs matplotlib).
+
+        The one place the core reaches up to the plotting edge, lazily, so that the core keeps
+        no matplotlib dependency.
+        """
+        from ..plot import anchors
+
+        return anchors(self, **kwargs)
+
     def with_diagnostics(self, diagnostics: Diagnostics | None) -> RigidTransform:
         """A copy carrying ``diagnostics``."""
         return replace(self, diagnostics=diagnostics)
