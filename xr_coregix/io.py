@@ -21,7 +21,15 @@ from .errors import CoregError
 
 
 class RasterIOError(CoregError):
-    """A raster could not be read, or an output could not be written where asked."""
+    """A raster could not be read, or an output could not be written where asked.
+
+    Examples
+    --------
+    >>> open_raster("/no/such.tif", "moving_image_path")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xr_coregix.io.RasterIOError: moving_image_path '/no/such.tif' does not exist or is not a file
+    """
 
 
 def open_raster(path: str | os.PathLike[str], name: str, **kwargs: Any) -> xr.DataArray:
@@ -40,6 +48,13 @@ def open_raster(path: str | os.PathLike[str], name: str, **kwargs: Any) -> xr.Da
     ------
     RasterIOError
         When the file does not exist or is not a readable raster.
+
+    Examples
+    --------
+    >>> from xr_coregix.data import example_paths
+    >>> moving = open_raster(example_paths()[0], "moving", chunks=128)
+    >>> moving.chunks[1]
+    (128, 128, 64)
     """
     if not Path(path).is_file():
         raise RasterIOError(f"{name} {os.fspath(path)!r} does not exist or is not a file")

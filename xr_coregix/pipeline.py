@@ -19,7 +19,17 @@ CHUNK = 1024  # pixels a side of the dask blocks files are read and written in
 
 
 class AlignmentResult(NamedTuple):
-    """What :func:`align_image_pair` made: the output path and the fit (unpacks as a pair)."""
+    """What :func:`align_image_pair` made: the output path and the fit (unpacks as a pair).
+
+    Examples
+    --------
+    >>> import tempfile, os, xr_coregix
+    >>> moving, fixed = xr_coregix.data.example_paths()
+    >>> out = os.path.join(tempfile.mkdtemp(), "aligned.tif")
+    >>> path, fit = xr_coregix.align_image_pair(moving, fixed, out)
+    >>> path.name, fit.crs.epsg
+    ('aligned.tif', 32616)
+    """
 
     output_image_path: Path
     fit: RigidTransform
@@ -132,6 +142,18 @@ def align_image_pair(
     -------
     AlignmentResult
         ``(output_image_path, fit)``.
+
+    Examples
+    --------
+    >>> import tempfile, os, xr_coregix
+    >>> moving, fixed = xr_coregix.data.example_paths()
+    >>> out = os.path.join(tempfile.mkdtemp(), "aligned.tif")
+    >>> result = xr_coregix.align_image_pair(
+    ...     moving_image_path=moving, fixed_image_path=fixed, output_image_path=out,
+    ...     output_on_moving_grid=False, trim_edge_invalid=True, edge_trim_depth=2,
+    ... )
+    >>> round(result.fit.rotation_degrees, 2)
+    0.35
     """
     del temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
     grid = output_grid or ("source" if output_on_moving_grid else "reference")

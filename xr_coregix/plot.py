@@ -134,6 +134,14 @@ def anchors(fit: RigidTransform, *, ax: Any = None, scale: float | None = None) 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import xr_coregix
+    >>> moving, fixed = xr_coregix.data.example_pair()
+    >>> ax = anchors(xr_coregix.register(moving, fixed, split_factor=2))
+    >>> ax.get_xlabel()
+    'x (CRS units)'
     """
     diag = fit.diagnostics
     if diag is None or not diag.chunks:

@@ -39,6 +39,14 @@ class StageResult:
         Rotation of the transform after this stage, radians.
     translation : tuple of float
         Translation of the transform after this stage, CRS units.
+
+    Examples
+    --------
+    >>> import xr_coregix
+    >>> moving, fixed = xr_coregix.data.example_pair()
+    >>> fit = xr_coregix.register(moving, fixed)
+    >>> [stage.name for stage in fit.diagnostics.stages]
+    ['translation', 'rigid']
     """
 
     name: str
@@ -73,6 +81,14 @@ class ChunkResult:
         ``(x, y, x', y')`` anchor correspondences sampled in the chunk.
     inliers : tuple of bool
         Whether the global fit kept each anchor.
+
+    Examples
+    --------
+    >>> import xr_coregix
+    >>> moving, fixed = xr_coregix.data.example_pair()
+    >>> fit = xr_coregix.register(moving, fixed, split_factor=1)
+    >>> [(chunk.status, len(chunk.anchors)) for chunk in fit.diagnostics.chunks]
+    [('ok', 25), ('ok', 25)]
     """
 
     index: int
@@ -139,6 +155,14 @@ class Diagnostics:
         (``on_failure="warn"``).
     problems : tuple of str
         The checks it failed.
+
+    Examples
+    --------
+    >>> import xr_coregix
+    >>> moving, fixed = xr_coregix.data.example_pair()
+    >>> diag = xr_coregix.register(moving, fixed).diagnostics
+    >>> diag.metric_after < diag.metric_before, diag.solve_resolution, diag.reliable
+    (True, (30.0, 30.0), True)
     """
 
     metric_before: float
@@ -436,6 +460,14 @@ def displacement_error(
     -------
     tuple of float
         ``(mean, max)`` residual in pixels.
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> grid = GeoBox((100, 100), Affine(30, 0, 0, 0, -30, 3000), "EPSG:32616")
+    >>> shifted = RigidTransform(0.0, (15.0, 0.0))
+    >>> [round(v, 6) for v in displacement_error(shifted, RigidTransform.identity(), grid)]
+    [0.5, 0.5]
     """
     rows, cols = grid.shape
     rr, cc = np.meshgrid(

@@ -6,6 +6,13 @@ pixels to the south-east, resampled through a known rigid misregistration (3.4 p
 2.15 px south, 0.4 degrees), with nodata 0 outside the scene and over a cut corner.
 ``scripts/make_data.py`` made both.
 
+Examples
+--------
+>>> from xr_coregix import data
+>>> moving, fixed = data.example_pair()
+>>> fixed.rio.resolution()
+(30.0, -30.0)
+
 The fit of this pair is the synthetic transform composed with the small offset between the two
 bands themselves (cloud parallax: about 0.12 px east and 0.33 px north of B5 against B4 on the
 whole scene), so it matches the truth to a few tenths of a pixel, not exactly.
@@ -29,7 +36,13 @@ def path(name: str) -> Path:
 
 
 def example_paths() -> tuple[Path, Path]:
-    """Paths of the bundled ``(moving, fixed)`` GeoTIFFs."""
+    """Paths of the bundled ``(moving, fixed)`` GeoTIFFs.
+
+    Examples
+    --------
+    >>> [p.name for p in example_paths()]
+    ['example_moving_B5.tif', 'example_fixed_B4.tif']
+    """
     return path("example_moving_B5.tif"), path("example_fixed_B4.tif")
 
 
@@ -49,6 +62,12 @@ def example_pair(**kwargs: object) -> tuple[xr.DataArray, xr.DataArray]:
 
 
 def example_truth() -> RigidTransform:
-    """The synthetic misregistration applied to the moving band of the example pair."""
+    """The synthetic misregistration applied to the moving band of the example pair.
+
+    Examples
+    --------
+    >>> round(example_truth().rotation_degrees, 3), example_truth().translation
+    (0.4, (102.0, -64.5))
+    """
     record = json.loads(path("example_truth.json").read_text())
     return RigidTransform.from_dict(record["truth"])

@@ -126,6 +126,15 @@ def apply(
     -------
     xarray.DataArray or xarray.Dataset
         Carrying the CRS and its nodata; dask-backed when the input is (or ``chunks`` is given).
+
+    Examples
+    --------
+    >>> import xr_coregix
+    >>> moving, fixed = xr_coregix.data.example_pair()
+    >>> fit = xr_coregix.register(moving, fixed)
+    >>> aligned = xr_coregix.apply(moving, fit, grid="reference", chunks=128)  # lazy
+    >>> aligned.odc.geobox == fixed.odc.geobox, aligned.dtype, int(aligned.rio.nodata)
+    (True, dtype('uint16'), 0)
     """
     if isinstance(fit, TransformSeries):
         return _apply_series(moving, fit, grid, resampling, output_nodata, chunks)
