@@ -162,13 +162,15 @@ def align_image_pair(
     for target in (output_image_path, transform_out, plot):
         if target is not None:
             check_target(Path(target))
+    moving_band = band_index if moving_band_index is None else moving_band_index
+    fixed_band = band_index if fixed_band_index is None else fixed_band_index
     moving = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK)
     fixed = open_raster(fixed_image_path, "fixed_image_path", chunks=CHUNK)
     fit = register(
         moving,
         fixed,
-        moving_band=band_index if moving_band_index is None else moving_band_index,
-        fixed_band=band_index if fixed_band_index is None else fixed_band_index,
+        moving_band=moving_band,
+        fixed_band=fixed_band,
         edge_proxy=use_edge_proxies,
         moving_nodata=moving_nodata,
         fixed_nodata=fixed_nodata,
@@ -196,8 +198,7 @@ def align_image_pair(
     if plot is not None:
         from .plot import compare
 
-        figure = compare(moving, fixed, fit, moving_band=moving_band_index or band_index,
-                         fixed_band=fixed_band_index or band_index)  # fmt: skip
+        figure = compare(moving, fixed, fit, moving_band=moving_band, fixed_band=fixed_band)
         with atomic_path(plot) as tmp:
             figure.savefig(tmp, format="png", dpi=80)
     return AlignmentResult(Path(output_image_path), fit)

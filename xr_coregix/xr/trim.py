@@ -40,7 +40,9 @@ def trim_edge_invalid(
     valid footprint (interpolation against nodata, compression halos). The invalid area
     connected to the raster's exterior (nodata, or values ``<= invalid_below`` or
     ``>= invalid_above`` in the detection band) is found and widened by ``depth`` pixels, and
-    every band is set to nodata there. Interior holes are not touched. Lazy: with dask input
+    every band is set to nodata there. Interior holes are not touched. Connectivity to the
+    exterior is a property of the whole raster: computing it holds the detection mask in
+    memory once (one byte a pixel); the rest is blockwise. Lazy: with dask input
     nothing is computed until the result is.
 
     Parameters
