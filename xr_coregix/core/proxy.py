@@ -62,17 +62,18 @@ def edge_proxy(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.nd
     >>> float(proxy[2, 2]), int(ok.sum())
     (1.0, 9)
     """
+    valid = np.asarray(valid, dtype=bool)
     ok = erode(valid)
-    p = np.empty((ok.shape[0] + 2, ok.shape[1] + 2), dtype=np.float32)
-    inside = p[1:-1, 1:-1]
-    inside[...] = values
-    inside[~np.asarray(valid, dtype=bool)] = 0
-    p[0], p[-1] = p[1], p[-2]  # replicate the edges (their gradients are masked anyway)
-    p[:, 0], p[:, -1] = p[:, 1], p[:, -2]
+    rows = ok.shape[0]
     mag = np.empty(ok.shape, dtype=np.float32)
-    for start in range(0, ok.shape[0], STRIP_ROWS):  # strips bound the temporaries' memory
-        stop = min(start + STRIP_ROWS, ok.shape[0])
-        mag[start:stop] = _sobel_magnitude(p[start : stop + 2])
+    for start in range(0, rows, STRIP_ROWS):  # strips bound the temporaries' memory
+        stop = min(start + STRIP_ROWS, rows)
+        lo, hi = max(start - 1, 0), min(stop + 1, rows)
+        strip = np.where(valid[lo:hi], np.asarray(values[lo:hi], dtype=np.float32), 0)
+        # pad by replicating edges: those gradients are masked anyway
+        top, bottom = (1 if start == 0 else 0), (1 if stop == rows else 0)
+        strip = np.pad(strip, ((top, bottom), (1, 1)), mode="edge")
+        mag[start:stop] = _sobel_magnitude(strip)
     mag[~ok] = 0
     return mag, ok
 

@@ -13,6 +13,9 @@ import numpy as np
 from odc.geo.geobox import GeoBox
 
 
+STRIP_PIXELS = 1 << 20  # input pixels reduced at a time, to bound the temporaries' memory
+
+
 def block_reduce(
     values: np.ndarray, valid: np.ndarray, geobox: GeoBox, factor: int
 ) -> tuple[np.ndarray, np.ndarray, GeoBox]:
@@ -54,10 +57,16 @@ def block_reduce(
         return values, np.asarray(valid, dtype=bool), geobox
     rows, cols = (n // factor for n in values.shape)
     cut = (slice(0, rows * factor), slice(0, cols * factor))
-    ok = np.asarray(valid[cut], dtype=bool).reshape(rows, factor, cols, factor)
-    v = np.asarray(values[cut], dtype=np.float32).reshape(rows, factor, cols, factor)
-    total = np.where(ok, v, np.float32(0)).sum(axis=(1, 3), dtype=np.float64)
-    count = ok.sum(axis=(1, 3))
-    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+    mean = np.zeros((rows, cols), dtype=np.float32)
+    count = np.zeros((rows, cols), dtype=np.int32)
+    step = max(1, STRIP_PIXELS // max(1, cols * factor * factor))  # reduced rows per strip
+    for r0 in range(0, rows, step):
+        r1 = min(rows, r0 + step)
+        band = slice(r0 * factor, r1 * factor)
+        ok = np.asarray(valid[band, cut[1]], dtype=bool).reshape(r1 - r0, factor, cols, factor)
+        v = np.asarray(values[band, cut[1]], dtype=np.float32).reshape(ok.shape)
+        total = np.where(ok, v, np.float32(0)).sum(axis=(1, 3), dtype=np.float64)
+        count[r0:r1] = ok.sum(axis=(1, 3))
+        np.divide(total, count[r0:r1], out=mean[r0:r1], where=count[r0:r1] > 0, casting="unsafe")
     reduced_box = geobox[cut].zoom_out(factor)
-    return mean.astype(np.float32), count * 2 >= factor * factor, reduced_box
+    return mean, count * 2 >= factor * factor, reduced_box

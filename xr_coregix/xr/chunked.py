@@ -114,8 +114,8 @@ def register_chunked(problem: Problem, split_factor: int) -> RigidTransform:
         core = problem.fixed_box[_offset(cr, rows), _offset(cc, cols)]
         task = dask.delayed(solve_chunk, pure=True)(index, core, center, *window, spec)
         tasks.append(task)
-    # in batches, so that the blocks several windows share are not all read ahead at once
-    batch = 2 * (os.cpu_count() or 2)
+    # in batches of one task a core, so that windows are not all read ahead at once
+    batch = max(2, os.cpu_count() or 2)
     solved = [r for i in range(0, len(tasks), batch) for r in dask.compute(*tasks[i : i + batch])]
     fits = [f for _, f in solved]
     results = _reject_strays([r for r, _ in solved], fits, center, pixel)
