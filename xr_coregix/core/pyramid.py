@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 from odc.geo.geobox import GeoBox
 
-
 STRIP_PIXELS = 1 << 20  # input pixels reduced at a time, to bound the temporaries' memory
 
 
