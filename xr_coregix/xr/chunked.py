@@ -24,6 +24,7 @@ from .problem import Problem, SolveSpec, pixel_size, solve_window
 ANCHORS_PER_SIDE = 5
 DIVERGED_PIXELS = 2.0  # a chunk farther than this from the chunks' consensus has diverged
 OVERLAP = 0.1  # each chunk's window reaches this share of its size into its neighbours
+LOCAL_BUDGET_PIXELS = 32_000_000  # window pixels (fixed + moving) solved at once locally
 # A chunk's last level samples no more than the others, and each level solves on at most
 # 1024 x 1024 central pixels: the global fit averages many chunks and takes its rotation from
 # their spread, so each chunk needs a precise shift more than a precise rotation.
@@ -108,14 +109,14 @@ def register_chunked(problem: Problem, split_factor: int) -> RigidTransform:
     center = tuple(overlap_box.affine @ (shape[1] / 2, shape[0] / 2))
     pixel = pixel_size(problem.fixed_box)
     spec = replace(problem.spec, settings=CHUNK_SETTINGS)
-    tasks = []
+    tasks, sizes = [], []
     for index, (wr, wc, cr, cc) in enumerate(plan_chunks(shape, split_factor, OVERLAP)):
         window = problem.window(_offset(wr, rows), _offset(wc, cols))
+        sizes.append(window[0].size + window[2].size)
         core = problem.fixed_box[_offset(cr, rows), _offset(cc, cols)]
         task = dask.delayed(solve_chunk, pure=True)(index, core, center, *window, spec)
         tasks.append(task)
-    # in batches of one task a core, so that windows are not all read ahead at once
-    batch = max(2, os.cpu_count() or 2)
+    batch = _batch_size(max(sizes))
     solved = [r for i in range(0, len(tasks), batch) for r in dask.compute(*tasks[i : i + batch])]
     fits = [f for _, f in solved]
     results = _reject_strays([r for r, _ in solved], fits, center, pixel)
@@ -163,6 +164,20 @@ def register_chunked(problem: Problem, split_factor: int) -> RigidTransform:
         anchor_rmse=robust.rmse / pixel,
     )
     return robust.transform.with_diagnostics(diagnostics)
+
+
+def _batch_size(window_pixels: int) -> int:
+    """Chunk solves computed at once: every thread of a dask.distributed cluster (each worker
+    has its own memory); on this machine one a core, within ``LOCAL_BUDGET_PIXELS`` of windows
+    (a solve holds about 12 bytes a window pixel), so that large explicit chunks do not all
+    sit in memory together."""
+    try:
+        from distributed import get_client
+
+        return max(1, sum(get_client().nthreads().values()))
+    except (ImportError, ValueError):
+        cores = os.cpu_count() or 1
+        return max(1, min(cores, LOCAL_BUDGET_PIXELS // max(1, window_pixels)))
 
 
 def _offset(window: slice, base: slice) -> slice:
