@@ -102,7 +102,15 @@ class ChunkResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkResult:
-        """Rebuild from :func:`dataclasses.asdict` output."""
+        """Rebuild from :func:`dataclasses.asdict` output.
+
+        Examples
+        --------
+        >>> from dataclasses import asdict
+        >>> chunk = ChunkResult(0, (0.0, 0.0, 1.0, 1.0), "skipped", "all cloud")
+        >>> ChunkResult.from_dict(asdict(chunk)) == chunk
+        True
+        """
         return cls(
             **{
                 **data,
@@ -184,17 +192,43 @@ class Diagnostics:
 
     @property
     def anchors_used(self) -> int:
-        """Anchors the global fit kept."""
+        """Anchors the global fit kept.
+
+        Examples
+        --------
+        >>> import xr_coregix
+        >>> moving, fixed = xr_coregix.data.example_pair()
+        >>> xr_coregix.register(moving, fixed, split_factor=1).diagnostics.anchors_used
+        50
+        """
         return sum(sum(c.inliers) for c in self.chunks)
 
     @property
     def anchors_rejected(self) -> int:
-        """Anchors of good chunks that the global fit trimmed as outliers."""
+        """Anchors of good chunks that the global fit trimmed as outliers.
+
+        Examples
+        --------
+        >>> import xr_coregix
+        >>> moving, fixed = xr_coregix.data.example_pair()
+        >>> xr_coregix.register(moving, fixed, split_factor=1).diagnostics.anchors_rejected
+        0
+        """
         return sum(len(c.inliers) - sum(c.inliers) for c in self.chunks)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Diagnostics:
-        """Rebuild diagnostics from :meth:`dataclasses.asdict` output (lists become tuples)."""
+        """Rebuild diagnostics from :meth:`dataclasses.asdict` output (lists become tuples).
+
+        Examples
+        --------
+        >>> import xr_coregix
+        >>> from dataclasses import asdict
+        >>> moving, fixed = xr_coregix.data.example_pair()
+        >>> diag = xr_coregix.register(moving, fixed).diagnostics
+        >>> Diagnostics.from_dict(asdict(diag)) == diag
+        True
+        """
         stages = tuple(
             StageResult(**{**s, "translation": tuple(s["translation"])}) for s in data["stages"]
         )
@@ -270,7 +304,13 @@ class RigidTransform:
     # ----------------------------------------------------------------- construction
     @classmethod
     def identity(cls, center: tuple[float, float] = (0.0, 0.0), crs: Any = None) -> RigidTransform:
-        """The transform that moves nothing."""
+        """The transform that moves nothing.
+
+        Examples
+        --------
+        >>> RigidTransform.identity().translation
+        (0.0, 0.0)
+        """
         return cls(0.0, (0.0, 0.0), center, crs)
 
     @classmethod
@@ -287,6 +327,11 @@ class RigidTransform:
             Centre to express the rotation about; the mapping is the same for any centre.
         crs : CRS-like, optional
             The CRS of the map coordinates.
+
+        Examples
+        --------
+        >>> RigidTransform.from_matrix([[1, 0, 5.0], [0, 1, -2.0]]).translation
+        (5.0, -2.0)
         """
         m = np.asarray(matrix, dtype=float)
         rotation = math.atan2(m[1, 0], m[0, 0])
@@ -298,12 +343,24 @@ class RigidTransform:
     # ----------------------------------------------------------------- derived
     @property
     def rotation_degrees(self) -> float:
-        """Rotation in degrees, counter-clockwise in map coordinates."""
+        """Rotation in degrees, counter-clockwise in map coordinates.
+
+        Examples
+        --------
+        >>> round(RigidTransform(0.5 * 3.141592653589793, (0, 0)).rotation_degrees, 6)
+        90.0
+        """
         return math.degrees(self.rotation)
 
     @property
     def matrix(self) -> np.ndarray:
-        """The 3x3 homogeneous matrix of the mapping."""
+        """The 3x3 homogeneous matrix of the mapping.
+
+        Examples
+        --------
+        >>> RigidTransform(0.0, (2.0, 3.0)).matrix[:2, 2].tolist()
+        [2.0, 3.0]
+        """
         rot = _rotation_matrix(self.rotation)
         c = np.asarray(self.center)
         offset = c - rot @ c + np.asarray(self.translation)
@@ -314,23 +371,48 @@ class RigidTransform:
 
     @property
     def affine(self) -> Affine:
-        """The mapping as an :class:`affine.Affine`."""
+        """The mapping as an :class:`affine.Affine`.
+
+        Examples
+        --------
+        >>> RigidTransform(0.0, (2.0, 3.0)).affine.c
+        2.0
+        """
         m = self.matrix
         return Affine(m[0, 0], m[0, 1], m[0, 2], m[1, 0], m[1, 1], m[1, 2])
 
     def __call__(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Map points ``(x, y)`` (scalars or arrays) of the moving georeference to the reference."""
+        """Map points ``(x, y)`` (scalars or arrays) of the moving georeference to the reference.
+
+        Examples
+        --------
+        >>> [float(v) for v in RigidTransform(0.0, (2.0, 3.0))(10.0, 20.0)]
+        [12.0, 23.0]
+        """
         m = self.matrix
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         return m[0, 0] * x + m[0, 1] * y + m[0, 2], m[1, 0] * x + m[1, 1] * y + m[1, 2]
 
     def inverse(self) -> RigidTransform:
-        """The transform mapping the reference frame back to the moving georeference."""
+        """The transform mapping the reference frame back to the moving georeference.
+
+        Examples
+        --------
+        >>> RigidTransform(0.0, (2.0, 3.0)).inverse().translation
+        (-2.0, -3.0)
+        """
         return RigidTransform.from_matrix(np.linalg.inv(self.matrix), self.center, self.crs)
 
     def compose(self, other: RigidTransform) -> RigidTransform:
-        """``self ∘ other``: apply ``other`` first, then ``self``; the centre of ``self`` is kept."""
+        """``self ∘ other``: apply ``other`` first, then ``self``; the centre of ``self`` is kept.
+
+        Examples
+        --------
+        >>> a, b = RigidTransform(0.0, (1.0, 0.0)), RigidTransform(0.0, (0.0, 2.0))
+        >>> a.compose(b).translation
+        (1.0, 2.0)
+        """
         return RigidTransform.from_matrix(self.matrix @ other.matrix, self.center, self.crs)
 
     def shift_in_pixels(self, grid: GeoBox | Affine | float) -> tuple[float, float]:
@@ -342,6 +424,12 @@ class RigidTransform:
             A GeoBox or pixel-to-map affine (rows grow southwards on a north-up grid, so a
             northward shift is a negative row count), or a plain pixel size in CRS units
             (then the result is ``(tx, ty) / size``).
+
+        Examples
+        --------
+        >>> from affine import Affine
+        >>> RigidTransform(0.0, (60.0, 90.0)).shift_in_pixels(Affine(30, 0, 0, 0, -30, 0))
+        (2.0, -3.0)
         """
         if isinstance(grid, GeoBox):
             grid = grid.affine
@@ -354,7 +442,13 @@ class RigidTransform:
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the transform and its diagnostics."""
+        """A JSON-ready dict of the transform and its diagnostics.
+
+        Examples
+        --------
+        >>> RigidTransform(0.0, (1.0, 2.0), crs="EPSG:32616").to_dict()["crs"]
+        'EPSG:32616'
+        """
         return {
             "type": "rigid",
             "rotation": self.rotation,
@@ -366,7 +460,14 @@ class RigidTransform:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RigidTransform:
-        """Rebuild a transform from :meth:`to_dict` output."""
+        """Rebuild a transform from :meth:`to_dict` output.
+
+        Examples
+        --------
+        >>> fit = RigidTransform(0.1, (1.0, 2.0))
+        >>> RigidTransform.from_dict(fit.to_dict()) == fit
+        True
+        """
         diag = data.get("diagnostics")
         return cls(
             rotation=data["rotation"],
@@ -377,17 +478,36 @@ class RigidTransform:
         )
 
     def to_json(self, **kwargs: Any) -> str:
-        """The transform as JSON text (keyword arguments go to :func:`json.dumps`)."""
+        """The transform as JSON text (keyword arguments go to :func:`json.dumps`).
+
+        Examples
+        --------
+        >>> RigidTransform(0.0, (1.0, 2.0)).to_json()[:30]
+        '{"type": "rigid", "rotation": '
+        """
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
     def from_json(cls, text: str) -> RigidTransform:
-        """Rebuild a transform from :meth:`to_json` output."""
+        """Rebuild a transform from :meth:`to_json` output.
+
+        Examples
+        --------
+        >>> fit = RigidTransform(0.1, (1.0, 2.0))
+        >>> RigidTransform.from_json(fit.to_json()) == fit
+        True
+        """
         return cls.from_dict(json.loads(text))
 
     @property
     def reference_geobox(self) -> GeoBox | None:
-        """The grid of the reference raster the fit was made against, when known."""
+        """The grid of the reference raster the fit was made against, when known.
+
+        Examples
+        --------
+        >>> RigidTransform.identity().reference_geobox is None
+        True
+        """
         diag = self.diagnostics
         if diag is None or diag.reference_shape is None or diag.reference_transform is None:
             return None
@@ -398,13 +518,25 @@ class RigidTransform:
 
         The one place the core reaches up to the plotting edge, lazily, so that the core keeps
         no matplotlib dependency.
+
+        Examples
+        --------
+        >>> import xr_coregix
+        >>> moving, fixed = xr_coregix.data.example_pair()
+        >>> ax = xr_coregix.register(moving, fixed, split_factor=2).plot()
         """
         from ..plot import anchors
 
         return anchors(self, **kwargs)
 
     def with_diagnostics(self, diagnostics: Diagnostics | None) -> RigidTransform:
-        """A copy carrying ``diagnostics``."""
+        """A copy carrying ``diagnostics``.
+
+        Examples
+        --------
+        >>> RigidTransform.identity().with_diagnostics(None).diagnostics is None
+        True
+        """
         return replace(self, diagnostics=diagnostics)
 
     def __repr__(self) -> str:

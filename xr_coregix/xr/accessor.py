@@ -32,7 +32,15 @@ class CoregAccessor:
 
     @property
     def fit(self) -> RigidTransform | TransformSeries | None:
-        """The last fit made through this accessor, or None."""
+        """The last fit made through this accessor, or None.
+
+        Examples
+        --------
+        >>> import xr_coregix
+        >>> moving, fixed = xr_coregix.data.example_pair()
+        >>> moving.coreg.fit is None
+        True
+        """
         return self._fit
 
     def register(
@@ -41,6 +49,14 @@ class CoregAccessor:
         """Fit this raster to ``fixed``; see :func:`xr_coregix.register` for the arguments.
 
         The fit is also kept, so that :meth:`apply` can be called without it.
+
+        Examples
+        --------
+        >>> import xr_coregix
+        >>> moving, fixed = xr_coregix.data.example_pair()
+        >>> fit = moving.coreg.register(fixed, stages=("translation",))
+        >>> fit.rotation
+        0.0
         """
         self._fit = register(self._obj, fixed, **kwargs)
         return self._fit
@@ -51,6 +67,14 @@ class CoregAccessor:
         """Warp this raster by ``fit`` (default: the last fit made here).
 
         See :func:`xr_coregix.apply` for the arguments.
+
+        Examples
+        --------
+        >>> import xr_coregix
+        >>> moving, fixed = xr_coregix.data.example_pair()
+        >>> _ = moving.coreg.register(fixed)
+        >>> moving.coreg.apply(grid="native").shape == moving.shape
+        True
         """
         fit = fit if fit is not None else self._fit
         if fit is None:

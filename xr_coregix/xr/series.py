@@ -92,7 +92,13 @@ class TransformSeries:
 
     @property
     def failed(self) -> list[Any]:
-        """Labels of the slices that could not be registered."""
+        """Labels of the slices that could not be registered.
+
+        Examples
+        --------
+        >>> TransformSeries("time", pd.Index([1, 2]), (None, None), ("cloud", "cloud")).failed
+        [1, 2]
+        """
         return [label for label, fit in zip(self.index, self.fits, strict=True) if fit is None]
 
     def to_dataset(self) -> xr.Dataset:
