@@ -62,10 +62,27 @@ def block_reduce(
     for r0 in range(0, rows, step):
         r1 = min(rows, r0 + step)
         band = slice(r0 * factor, r1 * factor)
-        ok = np.asarray(valid[band, cut[1]], dtype=bool).reshape(r1 - r0, factor, cols, factor)
-        v = np.asarray(values[band, cut[1]], dtype=np.float32).reshape(ok.shape)
-        total = np.where(ok, v, np.float32(0)).sum(axis=(1, 3), dtype=np.float64)
-        count[r0:r1] = ok.sum(axis=(1, 3))
-        np.divide(total, count[r0:r1], out=mean[r0:r1], where=count[r0:r1] > 0, casting="unsafe")
+        ok = np.asarray(valid[band, cut[1]], dtype=bool)
+        v = np.where(ok, np.asarray(values[band, cut[1]], dtype=np.float32), np.float32(0))
+        total = _block_sums(v, factor)
+        count[r0:r1] = _block_sums(ok.astype(np.int32), factor)
+        np.divide(total, count[r0:r1], out=mean[r0:r1], where=count[r0:r1] > 0)
     reduced_box = geobox[cut].zoom_out(factor)
     return mean, count * 2 >= factor * factor, reduced_box
+
+
+def _block_sums(a: np.ndarray, factor: int) -> np.ndarray:
+    """Sums over ``factor x factor`` blocks of ``a`` (whose sides are multiples of ``factor``).
+
+    Strided in-place additions, column phase then row phase: several times faster than a
+    reduction over the axes of a 4-D reshape, which numpy walks with a poor access pattern.
+    """
+    wide = a.reshape(a.shape[0], a.shape[1] // factor, factor)
+    rows = wide[:, :, 0].copy()
+    for k in range(1, factor):
+        rows += wide[:, :, k]
+    tall = rows.reshape(a.shape[0] // factor, factor, rows.shape[1])
+    out = tall[:, 0].copy()
+    for k in range(1, factor):
+        out += tall[:, k]
+    return out
