@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from .xr.register import register
 from .xr.trim import trim_edge_invalid as trim_edges
 from .xr.warp import GRIDS, apply
 
+PROGRESS_AFTER_SECONDS = 0.5  # steps shorter than this show no bar
 CHUNK = 1024  # pixels a side of the dask blocks files are read and written in
 
 
@@ -133,7 +135,7 @@ def align_image_pair(
     plot : path-like, optional
         Also write a before/after comparison figure (PNG; needs matplotlib) there.
     progress : bool
-        Show a progress bar while writing.
+        Show progress bars (on standard error) while registering and while writing.
     temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
         Accepted for coregix compatibility. xr_coregix keeps no temporary folder, always solves
         over the overlap, and always uses only pixels valid in both rasters.
@@ -166,19 +168,20 @@ def align_image_pair(
     fixed_band = band_index if fixed_band_index is None else fixed_band_index
     moving = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK)
     fixed = open_raster(fixed_image_path, "fixed_image_path", chunks=CHUNK)
-    fit = register(
-        moving,
-        fixed,
-        moving_band=moving_band,
-        fixed_band=fixed_band,
-        edge_proxy=use_edge_proxies,
-        moving_nodata=moving_nodata,
-        fixed_nodata=fixed_nodata,
-        min_valid_fraction=min_valid_fraction,
-        solve_resolution=_solve_resolution(solve_resolution, solve_resolutions),
-        split_factor=split_factor,
-        max_shift=max_shift,
-    )
+    with _progress(progress):
+        fit = register(
+            moving,
+            fixed,
+            moving_band=moving_band,
+            fixed_band=fixed_band,
+            edge_proxy=use_edge_proxies,
+            moving_nodata=moving_nodata,
+            fixed_nodata=fixed_nodata,
+            min_valid_fraction=min_valid_fraction,
+            solve_resolution=_solve_resolution(solve_resolution, solve_resolutions),
+            split_factor=split_factor,
+            max_shift=max_shift,
+        )
     if moving_nodata is not None:
         moving = moving.rio.write_nodata(moving_nodata, encoded=False)
     aligned = apply(moving, fit, grid=grid, resampling=resampling, output_nodata=output_nodata)
@@ -209,4 +212,4 @@ def _progress(enabled: bool) -> Any:
         return contextlib.nullcontext()
     from dask.diagnostics import ProgressBar
 
-    return ProgressBar(minimum=0.5)
+    return ProgressBar(minimum=PROGRESS_AFTER_SECONDS, out=sys.stderr)
