@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
