@@ -71,6 +71,20 @@ def test_nodata_override_masks_everything(fixed):
         xr_coregix.register(flat, fixed, moving_nodata=7)
 
 
+@pytest.mark.parametrize("which", ["moving", "fixed"])
+def test_nan_everywhere(fixed, which):
+    nan = fixed.astype(np.float32).copy(data=np.full(fixed.shape, np.nan, np.float32))
+    moving, reference = (nan, fixed) if which == "moving" else (fixed, nan)
+    with pytest.raises(InsufficientValidDataError, match=r"only 0\.00% .* min_valid_fraction"):
+        xr_coregix.register(moving, reference)
+
+
+def test_all_nodata_by_metadata(fixed):
+    empty = fixed.copy(data=np.full(fixed.shape, 9, fixed.dtype)).rio.write_nodata(9)
+    with pytest.raises(InsufficientValidDataError, match=r"only 0\.00%"):
+        xr_coregix.register(fixed, empty)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
