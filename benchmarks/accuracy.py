@@ -12,7 +12,7 @@ in ``tests/data``); the reference is B4 (red, 30 m) without a 40-pixel border:
 Prints, per case, the mean and max residual in reference pixels and the seconds of the
 ``register`` call, then per pair kind the median of the means and of the seconds.
 
-Run: ``python benchmarks/accuracy.py [DATA_DIR] [--raw]``.
+Run: ``python benchmarks/accuracy.py [DATA_DIR] [--raw] [--split-factor K]``.
 """
 
 from __future__ import annotations
@@ -57,12 +57,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=ROOT.parent / "shared/data/landsat8")
     parser.add_argument("--raw", action="store_true", help="register raw values, not proxies")
+    parser.add_argument("--split-factor", type=int, default=0, help="2**k chunks (default 0)")
     args = parser.parse_args()
-    options = {"edge_proxy": not args.raw}
+    options = {"edge_proxy": not args.raw, "split_factor": args.split_factor}
     b4 = open_band(args.data, "B4")
     fixed = inner(b4, MARGIN)
     grid = fixed.odc.geobox
-    print(f"reference B4 {grid.shape[1]} x {grid.shape[0]} px at 30 m; edge proxy: {not args.raw}")
+    print(f"reference B4 {grid.shape[1]} x {grid.shape[0]} px at 30 m; edge proxy: {not args.raw}"
+          f"; split factor {args.split_factor}")  # fmt: skip
     print(f"{'pair':<7}{'dx':>6}{'dy':>6}{'deg':>6}{'mean px':>10}{'max px':>9}{'seconds':>9}")
     summary = {}
     for band in ("B4", "B5", "B3", "B8"):

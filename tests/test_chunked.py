@@ -30,6 +30,16 @@ def test_chunked_fit_recovers_the_truth_and_agrees_with_the_single_solve(b4, fix
     assert diag.anchor_rmse < 0.05
 
 
+@pytest.mark.parametrize("split_factor", [2, 3])
+def test_an_aligned_pair_keeps_every_chunk(b4, fixed, split_factor):
+    """Chunks that start at the optimum cannot improve the metric; they must still count
+    (they once were all skipped, and an aligned pair could not be registered chunked)."""
+    grid = fixed.odc.geobox
+    fit = xr_coregix.register(inner(b4, 32), fixed, split_factor=split_factor)
+    assert all(c.status == "ok" for c in fit.diagnostics.chunks)
+    assert displacement_error(fit, RigidTransform.identity(), grid)[0] < 0.02
+
+
 def test_chunked_cross_band_differential(b5, fixed):
     grid = fixed.odc.geobox
     truth = rigid(2.3, 1.7, 0.6, grid)

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import math
 
-from .transform import RigidTransform
+from .transform import Diagnostics, RigidTransform
 
 METRIC_TOLERANCE = 0.02  # an aligned pair's metric may get this much worse (relative): noise
 STAGE_AGREEMENT_PIXELS = 1.0  # the rigid stage may move the solve area's centre this much
 MIN_INLIER_SHARE = 0.5  # a chunked fit must keep at least this share of its anchors
+
+
+def metric_improved(diag: Diagnostics) -> bool:
+    """Whether the solve did not make the metric worse, beyond ``METRIC_TOLERANCE``.
+
+    A pair that starts aligned can only lose a little to sampling noise; a solve that wandered
+    off (no structure, or diverged) loses more.
+
+    Parameters
+    ----------
+    diag : Diagnostics
+        The diagnostics of a solve.
+
+    Returns
+    -------
+    bool
+    """
+    return diag.metric_after <= diag.metric_before + METRIC_TOLERANCE * abs(diag.metric_before)
 
 
 def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
@@ -35,9 +53,9 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     diag = fit.diagnostics
     if diag is None:
         return ()
-    found = []
-    if diag.metric_after > diag.metric_before + METRIC_TOLERANCE * abs(diag.metric_before):
-        found.append(f"the metric got worse ({diag.metric_before:.4f} -> {diag.metric_after:.4f})")
+    found = [] if metric_improved(diag) else [
+        f"the metric got worse ({diag.metric_before:.4f} -> {diag.metric_after:.4f})"
+    ]  # fmt: skip
     reach = 0.5 * math.hypot(*diag.solve_shape) * max(diag.solve_resolution)
     moved = (math.hypot(*fit.translation) + abs(fit.rotation) * reach) / diag.pixel_size
     if moved > max_shift:

@@ -42,6 +42,7 @@ from .transform import Diagnostics, RigidTransform, StageResult
 STAGES = ("translation", "rigid")
 SEED = 20261124
 MIN_SOLVE_PIXELS = 24  # smallest side, in solve-grid pixels, of a solvable mutual valid area
+MIN_LEVEL_PIXELS = 48  # smallest side of a pyramid level: MI on fewer pixels sends solves astray
 METRIC_PIXELS = 250_000  # most pixels of the level the metric before/after is evaluated on
 GRADIENT_FILTER_PIXELS = 1 << 22  # largest moving level ITK pre-filters gradients on (_method)
 
@@ -436,7 +437,7 @@ def solve(
             settings = replace(settings, translation_shrink=(*settings.translation_shrink, 1))
         factors = {1, *settings.translation_shrink, *settings.rigid_shrink}
         # a level must keep enough pixels to sample; skip the factors that would not
-        factors = {f for f in factors if min(shape) // f >= MIN_SOLVE_PIXELS // 2} | {1}
+        factors = {f for f in factors if min(shape) // f >= MIN_LEVEL_PIXELS} | {1}
         pixel = float(max(abs(crop_box.resolution.x), abs(crop_box.resolution.y)))
         frame = Frame(
             center=tuple(crop_box.affine @ (shape[1] / 2, shape[0] / 2)),

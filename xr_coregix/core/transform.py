@@ -69,7 +69,7 @@ class ChunkResult:
         The chunk's own area ``(left, bottom, right, top)`` in CRS units (without its overlap).
     status : str
         ``"ok"`` (its anchors went into the global fit), ``"skipped"`` (no solve possible: too
-        few valid pixels, no structure, no metric improvement) or ``"rejected"`` (solved, but
+        few valid pixels, no structure, a metric made worse) or ``"rejected"`` (solved, but
         disagreeing with the other chunks: a diverged solve).
     reason : str
         Why it was skipped or rejected; empty when ok.

@@ -11,6 +11,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from ..core.anchors import fit_rigid_robust, lattice, plan_chunks
+from ..core.checks import metric_improved
 from ..core.solve import SolverSettings
 from ..core.transform import ChunkResult, Diagnostics, RigidTransform
 from ..errors import (
@@ -54,10 +55,11 @@ def solve_chunk(
     except (InsufficientValidDataError, NoOverlapError, NoStructureError, RegistrationError) as err:
         return ChunkResult(index, bounds, "skipped", str(err)), None
     diag = fit.diagnostics
-    if not diag.metric_after < diag.metric_before:
+    if not metric_improved(diag):
         reason = (
-            "no structure to register: the metric did not improve "
-            f"({diag.metric_before:.4f} -> {diag.metric_after:.4f})"
+            "the solve made the metric worse "
+            f"({diag.metric_before:.4f} -> {diag.metric_after:.4f}): too little structure, or "
+            "a diverged solve"
         )
         return ChunkResult(index, bounds, "skipped", reason), None
     about = RigidTransform.from_matrix(fit.matrix, center, fit.crs)
