@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from dask.base import is_dask_collection
 from odc.geo.geobox import GeoBox
-from odc.geo.xr import xr_coords, xr_reproject
+from odc.geo.xr import xr_coords
 
 from ..core.transform import RigidTransform
 from ..errors import CoregError, CRSMismatchError
+from .blockwarp import warp_block, warp_dask
 from .georef import geobox_of, spatial_dims
 from .masks import check_dtype, check_nodata, nodata_of
 from .series import TransformSeries
@@ -74,21 +76,36 @@ def _apply_array(
     if chunks is not None:
         da = da.chunk(chunks)
     dims = spatial_dims(da, "moving")
-    corrected = da.assign_coords(xr_coords(corrected_geobox(source, fit), dims=dims))
+    corrected = corrected_geobox(source, fit)
     if grid == "native":
-        return corrected
+        return da.assign_coords(xr_coords(corrected, dims=dims))
     nodata = _output_nodata(da, fit, output_nodata)
     label = "output_nodata" if output_nodata is not None else "the output nodata (from the inputs)"
     check_nodata(nodata, da.dtype, label)
     src_nodata = nodata_of(da)
-    if src_nodata is not None:
-        corrected.attrs = {**corrected.attrs, "nodata": src_nodata}
+    if src_nodata is None and np.issubdtype(da.dtype, np.floating):
+        src_nodata = np.nan  # NaN is never valid data
     target = _target(grid, source, fit)
-    out = xr_reproject(corrected, target, resampling=resampling, dst_nodata=nodata)
+    ordered = da.transpose(..., *dims)
+    args = (corrected, target, resampling, src_nodata, nodata)
+    if is_dask_collection(ordered.data):
+        data = warp_dask(ordered.data, *args)
+    else:
+        data = warp_block(np.asarray(ordered.data), *args)
     if grid == "source":
-        out = out.assign_coords({d: da[d] for d in dims})
-    out.attrs = {**da.attrs, **{k: v for k, v in out.attrs.items() if k in ("nodata",)}}
-    out = out.rio.write_nodata(nodata, encoded=False)
+        coords = ordered.coords
+    else:  # the reference's (or the given) grid, and the coords off the spatial dims
+        mapping = ordered.rio.grid_mapping
+        coords = {
+            name: coord
+            for name, coord in ordered.coords.items()
+            if name != mapping and not set(coord.dims) & set(dims)
+        }
+        coords.update(xr_coords(target, dims=dims))
+    out = xr.DataArray(data, dims=ordered.dims, coords=coords, attrs=da.attrs)
+    if "nodata" in out.attrs:  # odc-style nodata attribute
+        out.attrs["nodata"] = nodata
+    out = out.transpose(*da.dims).rio.write_nodata(nodata, encoded=False)
     return out.rename(da.name)
 
 
