@@ -52,6 +52,17 @@ def warp_block(
     Returns
     -------
     numpy.ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> from odc.geo.geobox import GeoBox
+    >>> grid = GeoBox((2, 4), Affine(10, 0, 0, 0, -10, 20), "EPSG:32616")
+    >>> east = GeoBox((2, 4), Affine(10, 0, 10, 0, -10, 20), "EPSG:32616")  # a pixel east
+    >>> values = np.arange(1, 9, dtype=np.uint16).reshape(2, 4)
+    >>> warp_block(values, east, grid, "nearest", None, 0).tolist()
+    [[0, 1, 2, 3], [0, 5, 6, 7]]
     """
     dst = np.full((*src.shape[:-2], *dst_box.shape), dst_nodata, dtype=src.dtype)
     if src_nodata is not None and not _has_nodata(src, src_nodata):
