@@ -25,8 +25,8 @@ def exterior_invalid(invalid: np.ndarray) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> m = np.zeros((5, 5), bool); m[0, :] = True; m[2, 2] = True
-    >>> exterior_invalid(m).sum()  # the top row, not the interior hole
-    np.int64(5)
+    >>> int(exterior_invalid(m).sum())  # the top row, not the interior hole
+    5
     """
     invalid = np.asarray(invalid, dtype=bool)
     if not invalid.any():

@@ -140,14 +140,14 @@ def warp_dask(
     out_chunks = (*lead, *dsa.core.normalize_chunks(src.chunksize[-2:], dst_box.shape))
     edges = [np.cumsum((0, *c)) for c in src.chunks[-2:]]
     out_edges = [np.cumsum((0, *c)) for c in out_chunks[-2:]]
-    to_src = ~src_box.affine * dst_box.affine
+    to_src = ~src_box.affine @ dst_box.affine
     name = "xr-coregix-warp-" + tokenize(
         src.name, src_box, dst_box, resampling, src_nodata, dst_nodata, out_chunks
     )
     graph: dict[Any, Any] = {}
     for i, j in np.ndindex(len(out_chunks[-2]), len(out_chunks[-1])):
         (r0, r1), (c0, c1) = out_edges[0][i : i + 2], out_edges[1][j : j + 2]
-        xs, ys = to_src * (np.array([c0, c1, c0, c1]), np.array([r0, r0, r1, r1]))
+        xs, ys = to_src @ (np.array([c0, c1, c0, c1]), np.array([r0, r0, r1, r1]))
         rows, row_chunks, row_crops = _span(edges[0], ys.min(), ys.max())
         cols, col_chunks, col_crops = _span(edges[1], xs.min(), xs.max())
         sub = dst_box[int(r0) : int(r1), int(c0) : int(c1)]

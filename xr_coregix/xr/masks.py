@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -15,26 +14,25 @@ from ..errors import DataTypeError
 def nodata_of(da: xr.DataArray, override: float | None = None) -> float | None:
     """The nodata value of ``da``: ``override``, else its metadata, else None.
 
-    Metadata is looked up in this order: ``da.rio.nodata`` (rioxarray's reading of
-    ``_FillValue``), a ``nodata`` attr (as odc-stac and odc-geo write it), then ``_FillValue`` in
-    the encoding or attrs.
+    Metadata is looked up in this order: ``_FillValue`` in the attrs or the encoding (as
+    rioxarray writes it), a ``nodata`` attr (as odc-stac and odc-geo write it), then
+    ``da.rio.nodata``. The raw values come first: a value the dtype cannot hold must reach the
+    caller's check as it is (some rioxarray versions silently wrap it into the dtype).
     """
     if override is not None:
         return float(override)
+    for value in (
+        da.attrs.get("_FillValue"),
+        da.encoding.get("_FillValue"),
+        da.attrs.get("nodata"),
+    ):
+        if value is not None:
+            return float(value)
     try:
         declared = da.rio.nodata
     except (OverflowError, ValueError):
-        declared = None  # a value the dtype cannot hold: read raw below, refused by the caller
-    candidates: list[Any] = [
-        declared,
-        da.attrs.get("nodata"),
-        da.encoding.get("_FillValue"),
-        da.attrs.get("_FillValue"),
-    ]
-    for value in candidates:
-        if value is not None:
-            return float(value)
-    return None
+        return None
+    return None if declared is None else float(declared)
 
 
 def valid_mask(values: np.ndarray, nodata: float | None) -> np.ndarray:
