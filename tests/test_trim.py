@@ -2,6 +2,7 @@
 
 import dask.array as dsa
 import numpy as np
+import pytest
 import xarray as xr
 from affine import Affine
 from odc.geo.geobox import GeoBox
@@ -48,3 +49,46 @@ def test_lazy_result_equals_eager_result():
     lazy = xr_coregix.trim_edge_invalid(collar_raster(chunks={"y": 16, "x": 16}), depth=3)
     assert isinstance(lazy.data, dsa.Array)
     np.testing.assert_array_equal(lazy.values, eager.values)
+
+
+def _oracle(invalid):
+    """Exterior-connected invalid pixels by scipy's 8-connected labelling: an independent
+    reference for the chunked union-find."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(invalid, structure=np.ones((3, 3)))
+    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    return np.isin(labels, border[border > 0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("chunks", [(7, 9), (16, 16), (1, 40)])
+def test_chunked_exterior_matches_a_whole_raster_labelling(seed, chunks):
+    rng = np.random.default_rng(seed)
+    invalid = rng.random((48, 60)) < 0.45  # near the percolation threshold: long, winding paths
+    values = np.where(invalid, 0, 500).astype(np.uint16)[None]
+    da = xr.DataArray(
+        values, dims=("band", "y", "x"), coords=xr_coords(GRID[:48, :60], dims=("y", "x"))
+    )
+    da = da.rio.write_nodata(0)
+    expected = _oracle(invalid)
+    eager = xr_coregix.trim_edge_invalid(da, depth=1)
+    lazy = xr_coregix.trim_edge_invalid(da.chunk({"y": chunks[0], "x": chunks[1]}), depth=1)
+    from xr_coregix.core.trim import exterior_invalid, widen
+
+    np.testing.assert_array_equal(exterior_invalid(invalid), expected)
+    trimmed = widen(expected, 1)
+    np.testing.assert_array_equal(eager.values[0] == 0, trimmed | invalid)
+    np.testing.assert_array_equal(lazy.values, eager.values)
+
+
+def test_components_meeting_only_at_a_chunk_corner_are_joined():
+    invalid = np.zeros((8, 8), bool)
+    for k in range(6):  # a diagonal run from the border; (3, 3) and (4, 4) are chunk corners
+        invalid[k, k] = True
+    values = np.where(invalid, 0, 500).astype(np.uint16)
+    da = xr.DataArray(values, dims=("y", "x"), coords=xr_coords(GRID[:8, :8], dims=("y", "x")))
+    lazy = xr_coregix.trim_edge_invalid(da.rio.write_nodata(0).chunk(4), depth=1)
+    # (4, 4) and (5, 5), in chunk (1, 1), reach the border only through the corner: exterior,
+    # so their 1-pixel widening takes (6, 6)
+    assert lazy.values[6, 6] == 0 and lazy.values[7, 7] == 500

@@ -10,7 +10,13 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ..core.trim import exterior_invalid, widen
+from ..core.trim import (
+    edge_labels,
+    exterior_invalid,
+    exterior_labels,
+    label_invalid,
+    widen,
+)
 from ..errors import CoregError
 from .bands import select_band
 from .georef import spatial_dims
@@ -24,6 +30,24 @@ def _invalid(values: np.ndarray, nodata: float | None, below: float | None, abov
     if above is not None:
         invalid |= values >= above
     return invalid
+
+
+def _edges(invalid: np.ndarray) -> np.ndarray:
+    """A chunk's edge labels, as the one element of a 1 x 1 object array."""
+    out = np.empty((1, 1), dtype=object)
+    out[0, 0] = edge_labels(label_invalid(invalid))
+    return out
+
+
+def _exterior_table(cells: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+    return exterior_labels([[cell[0, 0] for cell in line] for line in cells])
+
+
+def _exterior_block(
+    invalid: np.ndarray, table: list[list[np.ndarray]], block_info: dict | None = None
+) -> np.ndarray:
+    i, j = block_info[0]["chunk-location"]
+    return np.isin(label_invalid(invalid), table[i][j])
 
 
 def trim_edge_invalid(
@@ -41,9 +65,12 @@ def trim_edge_invalid(
     connected to the raster's exterior (nodata, or values ``<= invalid_below`` or
     ``>= invalid_above`` in the detection band) is found and widened by ``depth`` pixels, and
     every band is set to nodata there. Interior holes are not touched. Connectivity to the
-    exterior is a property of the whole raster: computing it holds the detection mask in
-    memory once (one byte a pixel); the rest is blockwise. Lazy: with dask input
-    nothing is computed until the result is.
+    exterior is a property of the whole raster, but no whole-raster mask is formed: a first
+    pass labels each chunk's invalid components and keeps only the labels along its edges,
+    one small table joins them across chunks, and a second pass marks each chunk's
+    components that reach the border. Lazy: with dask input nothing is computed until the
+    result is. As every block of the second pass waits for the table, dask keeps the blocks of
+    ``da`` the first pass computed until then (about the raster's size in memory).
 
     Parameters
     ----------
@@ -81,9 +108,14 @@ def trim_edge_invalid(
     band = band.transpose(ydim, xdim)
     if isinstance(band.data, dsa.Array):
         invalid = band.data.map_blocks(_invalid, nodata, invalid_below, invalid_above, dtype=bool)
-        exterior = dsa.from_delayed(
-            dask.delayed(exterior_invalid)(invalid), band.shape, dtype=bool
-        ).rechunk(band.data.chunks)
+        # first pass: each chunk's edge labels; one small table joins them across chunks
+        edges = invalid.map_blocks(
+            _edges, chunks=(1, 1), dtype=object, meta=np.empty((0, 0), object)
+        )
+        table = dask.delayed(_exterior_table)(edges.to_delayed(optimize_graph=False).tolist())
+        exterior = invalid.map_blocks(
+            _exterior_block, table, dtype=bool, meta=np.empty((0, 0), bool)
+        )
         trim = exterior.map_overlap(
             partial(widen, depth=depth), depth=depth, boundary=False, dtype=bool
         )
