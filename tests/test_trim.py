@@ -92,3 +92,18 @@ def test_components_meeting_only_at_a_chunk_corner_are_joined():
     # (4, 4) and (5, 5), in chunk (1, 1), reach the border only through the corner: exterior,
     # so their 1-pixel widening takes (6, 6)
     assert lazy.values[6, 6] == 0 and lazy.values[7, 7] == 500
+
+
+def test_a_first_pass_copy_gives_the_same_result(tmp_path):
+    path = tmp_path / "collar.tif"
+    xr_coregix.write_geotiff(collar_raster(), path)
+    da = xr_coregix.open_raster(path, "x", chunks=16)
+    again = xr_coregix.open_raster(path, "x", chunks=16, name_prefix="again-")
+    assert again.data.name != da.data.name  # its own reads
+    alone = xr_coregix.trim_edge_invalid(da, depth=2, invalid_below=10)
+    paired = xr_coregix.trim_edge_invalid(da, depth=2, invalid_below=10, first_pass=again)
+    np.testing.assert_array_equal(paired.values, alone.values)
+    names = {k[0] for k in paired.data.__dask_graph__() if isinstance(k, tuple)}
+    assert again.data.name in names and da.data.name in names  # both reads in the graph
+    with pytest.raises(xr_coregix.CoregError, match="first_pass has dims"):
+        xr_coregix.trim_edge_invalid(da, first_pass=again[:, :10])

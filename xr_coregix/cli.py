@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import rasterio.errors
 
 from .errors import CoregError
-from .io import open_raster, write_geotiff
+from .io import AGAIN, CHUNK, open_raster, write_geotiff
 from .pipeline import align_image_pair
 from .xr.trim import trim_edge_invalid
 from .xr.warp import GRIDS
@@ -182,9 +182,11 @@ def trim_main(argv: Sequence[str] | None = None) -> int:
         parser.error("--output-image is required unless --in-place")
 
     def work() -> int:
-        da = open_raster(args.input_image, "--input-image", chunks=1024)
+        da = open_raster(args.input_image, "--input-image", chunks=CHUNK)
+        again = open_raster(args.input_image, "--input-image", chunks=CHUNK, name_prefix=AGAIN)
         trimmed = trim_edge_invalid(
             da,
+            first_pass=again,
             depth=args.edge_depth,
             detection_band=args.edge_detection_band_index,
             invalid_below=args.edge_invalid_below,

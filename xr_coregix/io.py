@@ -32,7 +32,13 @@ class RasterIOError(CoregError):
     """
 
 
-def open_raster(path: str | os.PathLike[str], name: str, **kwargs: Any) -> xr.DataArray:
+CHUNK = 1024  # pixels a side of the dask blocks files are read and written in
+AGAIN = "xr-coregix-again-"  # dask key prefix of a second, independent read of a file
+
+
+def open_raster(
+    path: str | os.PathLike[str], name: str, *, name_prefix: str | None = None, **kwargs: Any
+) -> xr.DataArray:
     """Open a raster file with :func:`rioxarray.open_rasterio` (lazily with ``chunks=``).
 
     Parameters
@@ -41,6 +47,10 @@ def open_raster(path: str | os.PathLike[str], name: str, **kwargs: Any) -> xr.Da
         The file.
     name : str
         The argument it came from (``"--moving-image"``), for error messages.
+    name_prefix : str, optional
+        With ``chunks``: the prefix of the dask keys. Every opening of a file gets the same
+        keys by default; another prefix makes an independent read of it (which dask does not
+        share, nor hold in memory for the other's sake).
     **kwargs
         Passed to ``open_rasterio``.
 
@@ -58,6 +68,7 @@ def open_raster(path: str | os.PathLike[str], name: str, **kwargs: Any) -> xr.Da
     """
     if not Path(path).is_file():
         raise RasterIOError(f"{name} {os.fspath(path)!r} does not exist or is not a file")
+    chunks = kwargs.pop("chunks", None) if name_prefix is not None else None
     try:
         da = rioxarray.open_rasterio(path, **kwargs)
     except (rasterio.errors.RasterioError, OSError, ValueError) as err:
@@ -66,7 +77,7 @@ def open_raster(path: str | os.PathLike[str], name: str, **kwargs: Any) -> xr.Da
         ) from err
     if isinstance(da, list):
         raise RasterIOError(f"{name} {os.fspath(path)!r} holds subdatasets: open one of them")
-    return da
+    return da if chunks is None else da.chunk(chunks, name_prefix=name_prefix)
 
 
 def check_target(path: Path) -> None:

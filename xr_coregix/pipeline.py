@@ -11,13 +11,12 @@ from typing import Any, NamedTuple
 
 from .core.transform import RigidTransform
 from .errors import CoregError
-from .io import atomic_path, check_target, open_raster, write_geotiff
+from .io import AGAIN, CHUNK, atomic_path, check_target, open_raster, write_geotiff
 from .xr.register import register
 from .xr.trim import trim_edge_invalid as trim_edges
 from .xr.warp import GRIDS, apply
 
 PROGRESS_AFTER_SECONDS = 0.5  # steps shorter than this show no bar
-CHUNK = 1024  # pixels a side of the dask blocks files are read and written in
 
 
 class AlignmentResult(NamedTuple):
@@ -182,12 +181,19 @@ def align_image_pair(
             split_factor=split_factor,
             max_shift=max_shift,
         )
-    if moving_nodata is not None:
-        moving = moving.rio.write_nodata(moving_nodata, encoded=False)
-    aligned = apply(moving, fit, grid=grid, resampling=resampling, output_nodata=output_nodata)
+
+    def aligned_from(raster: Any) -> Any:
+        if moving_nodata is not None:
+            raster = raster.rio.write_nodata(moving_nodata, encoded=False)
+        return apply(raster, fit, grid=grid, resampling=resampling, output_nodata=output_nodata)
+
+    aligned = aligned_from(moving)
     if trim_edge_invalid:
+        # the trim's first pass reads and warps on its own: nothing waits for its second pass
+        again = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK, name_prefix=AGAIN)
         aligned = trim_edges(
             aligned,
+            first_pass=aligned_from(again),
             depth=edge_trim_depth,
             detection_band=edge_trim_detection_band_index,
             invalid_below=edge_trim_invalid_below,

@@ -57,6 +57,7 @@ def trim_edge_invalid(
     invalid_below: float | None = None,
     invalid_above: float | None = None,
     nodata: float | None = None,
+    first_pass: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """Set to nodata every pixel within ``depth`` pixels of an invalid area touching the border.
 
@@ -70,7 +71,8 @@ def trim_edge_invalid(
     one small table joins them across chunks, and a second pass marks each chunk's
     components that reach the border. Lazy: with dask input nothing is computed until the
     result is. As every block of the second pass waits for the table, dask keeps the blocks of
-    ``da`` the first pass computed until then (about the raster's size in memory).
+    ``da`` the first pass computed until then (about the raster's size in memory), unless
+    ``first_pass`` gives that pass its own copy to read: then memory follows the chunk.
 
     Parameters
     ----------
@@ -84,6 +86,10 @@ def trim_edge_invalid(
         Values at or beyond these thresholds also count as invalid.
     nodata : float, optional
         The nodata value; default ``da``'s own (``rio.nodata`` and friends), else 0.
+    first_pass : xarray.DataArray, optional
+        The same raster as ``da`` under its own dask graph (the file opened again with
+        another ``name_prefix``, and whatever made ``da`` from it done again), for the first
+        pass to read instead of ``da``.
 
     Returns
     -------
@@ -108,10 +114,18 @@ def trim_edge_invalid(
     band = band.transpose(ydim, xdim)
     if isinstance(band.data, dsa.Array):
         invalid = band.data.map_blocks(_invalid, nodata, invalid_below, invalid_above, dtype=bool)
+        first = invalid
+        if first_pass is not None:
+            if first_pass.shape != da.shape or first_pass.dims != da.dims:
+                raise CoregError(
+                    f"first_pass has dims {dict(first_pass.sizes)} but da has {dict(da.sizes)}: "
+                    "pass the same raster, opened again"
+                )
+            other = select_band(first_pass, detection_band, "detection_band")
+            other = other.transpose(ydim, xdim).data.rechunk(band.data.chunks)
+            first = other.map_blocks(_invalid, nodata, invalid_below, invalid_above, dtype=bool)
         # first pass: each chunk's edge labels; one small table joins them across chunks
-        edges = invalid.map_blocks(
-            _edges, chunks=(1, 1), dtype=object, meta=np.empty((0, 0), object)
-        )
+        edges = first.map_blocks(_edges, chunks=(1, 1), dtype=object, meta=np.empty((0, 0), object))
         table = dask.delayed(_exterior_table)(edges.to_delayed(optimize_graph=False).tolist())
         exterior = invalid.map_blocks(
             _exterior_block, table, dtype=bool, meta=np.empty((0, 0), bool)
