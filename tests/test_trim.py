@@ -61,9 +61,9 @@ def _oracle(invalid):
     return np.isin(labels, border[border > 0])
 
 
-@pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("chunks", [(7, 9), (16, 16), (1, 40)])
-def test_chunked_exterior_matches_a_whole_raster_labelling(seed, chunks):
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("chunks,depth", [((7, 9), 1), ((16, 16), 3), ((1, 40), 1), ((2, 5), 3)])
+def test_chunked_exterior_matches_a_whole_raster_labelling(seed, chunks, depth):
     rng = np.random.default_rng(seed)
     invalid = rng.random((48, 60)) < 0.45  # near the percolation threshold: long, winding paths
     values = np.where(invalid, 0, 500).astype(np.uint16)[None]
@@ -72,12 +72,12 @@ def test_chunked_exterior_matches_a_whole_raster_labelling(seed, chunks):
     )
     da = da.rio.write_nodata(0)
     expected = _oracle(invalid)
-    eager = xr_coregix.trim_edge_invalid(da, depth=1)
-    lazy = xr_coregix.trim_edge_invalid(da.chunk({"y": chunks[0], "x": chunks[1]}), depth=1)
+    eager = xr_coregix.trim_edge_invalid(da, depth=depth)
+    lazy = xr_coregix.trim_edge_invalid(da.chunk({"y": chunks[0], "x": chunks[1]}), depth=depth)
     from xr_coregix.core.trim import exterior_invalid, widen
 
     np.testing.assert_array_equal(exterior_invalid(invalid), expected)
-    trimmed = widen(expected, 1)
+    trimmed = widen(expected, depth)
     np.testing.assert_array_equal(eager.values[0] == 0, trimmed | invalid)
     np.testing.assert_array_equal(lazy.values, eager.values)
 

@@ -18,7 +18,9 @@ import SimpleITK as sitk
 
 
 class EdgeLabels(NamedTuple):
-    """The component labels along a chunk's four edges (0: a valid pixel)."""
+    """The component labels (0: a valid pixel) of the strips along a chunk's four edges:
+    ``top`` and ``bottom`` are rows, ``left`` and ``right`` columns, as many as the strips are
+    wide (the outermost line joins chunks; the rest serves widening across chunks)."""
 
     top: np.ndarray
     bottom: np.ndarray
@@ -43,10 +45,13 @@ def label_invalid(invalid: np.ndarray) -> np.ndarray:
     return sitk.GetArrayFromImage(sitk.ConnectedComponent(image, True)).astype(np.int32)
 
 
-def edge_labels(labels: np.ndarray) -> EdgeLabels:
-    """The labels on the four edges of a labelled chunk."""
+def edge_labels(labels: np.ndarray, width: int = 1) -> EdgeLabels:
+    """The labels of the ``width``-wide strips along the four edges of a labelled chunk."""
     return EdgeLabels(
-        labels[0].copy(), labels[-1].copy(), labels[:, 0].copy(), labels[:, -1].copy()
+        labels[:width].copy(),
+        labels[-width:].copy(),
+        labels[:, :width].copy(),
+        labels[:, -width:].copy(),
     )
 
 
@@ -76,6 +81,10 @@ def exterior_labels(edges: Sequence[Sequence[EdgeLabels]]) -> list[list[np.ndarr
     """
     rows, cols = len(edges), len(edges[0])
     sizes = [[int(max(e.max(initial=0) for e in chunk)) for chunk in line] for line in edges]
+    lines = [
+        [EdgeLabels(e.top[0], e.bottom[-1], e.left[:, 0], e.right[:, -1]) for e in line]
+        for line in edges
+    ]
     offsets = np.cumsum([0] + [n for line in sizes for n in line])[:-1].reshape(rows, cols)
     parent = np.arange(int(offsets[-1, -1]) + sizes[-1][-1] + 1)
 
@@ -91,19 +100,19 @@ def exterior_labels(edges: Sequence[Sequence[EdgeLabels]]) -> list[list[np.ndarr
             parent[root(x)] = root(y)
 
     for i, j in np.ndindex(rows, cols):
-        here = edges[i][j]
+        here = lines[i][j]
         if j + 1 < cols:
-            join((i, j), (i, j + 1), _touching(here.right, edges[i][j + 1].left))
+            join((i, j), (i, j + 1), _touching(here.right, lines[i][j + 1].left))
         if i + 1 < rows:
-            join((i, j), (i + 1, j), _touching(here.bottom, edges[i + 1][j].top))
+            join((i, j), (i + 1, j), _touching(here.bottom, lines[i + 1][j].top))
         if i + 1 < rows and j + 1 < cols:  # the corners meeting diagonally
-            corner = np.array([[here.bottom[-1], edges[i + 1][j + 1].top[0]]])
+            corner = np.array([[here.bottom[-1], lines[i + 1][j + 1].top[0]]])
             join((i, j), (i + 1, j + 1), corner[(corner > 0).all(axis=1)])
-            corner = np.array([[edges[i][j + 1].bottom[0], edges[i + 1][j].top[-1]]])
+            corner = np.array([[lines[i][j + 1].bottom[0], lines[i + 1][j].top[-1]]])
             join((i, j + 1), (i + 1, j), corner[(corner > 0).all(axis=1)])
     seeds = set()
     for i, j in np.ndindex(rows, cols):
-        here = edges[i][j]
+        here = lines[i][j]
         border = [here.top] * (i == 0) + [here.bottom] * (i == rows - 1)
         border += [here.left] * (j == 0) + [here.right] * (j == cols - 1)
         for line in border:
@@ -112,12 +121,64 @@ def exterior_labels(edges: Sequence[Sequence[EdgeLabels]]) -> list[list[np.ndarr
     for i in range(rows):
         line = []
         for j in range(cols):
-            candidates = np.unique(np.concatenate(edges[i][j]))
+            candidates = np.unique(np.concatenate([e.ravel() for e in edges[i][j]]))
             candidates = candidates[candidates > 0]
             keep = [root(int(offsets[i, j]) + int(v)) in seeds for v in candidates]
             line.append(candidates[np.array(keep, dtype=bool)])
         out.append(line)
     return out
+
+
+def widened_block(
+    exterior: np.ndarray, around: dict[tuple[int, int], np.ndarray], depth: int
+) -> np.ndarray:
+    """A chunk's exterior mask widened by ``depth`` pixels, seeing its neighbours' exteriors.
+
+    Parameters
+    ----------
+    exterior : numpy.ndarray of bool
+        The chunk's exterior mask.
+    around : dict
+        For each neighbouring chunk present, keyed by its offset ``(di, dj)`` (-1, 0 or 1), the
+        exterior mask of its ``depth``-wide part facing this chunk (``depth`` rows or columns,
+        or a ``depth x depth`` corner: :func:`facing`).
+    depth : int
+        Pixels to widen by.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        The widened mask, of the chunk's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> above = np.zeros((2, 4), bool); above[1, 0] = True  # touching this chunk's top left
+    >>> widened_block(np.zeros((4, 4), bool), {(-1, 0): above}, 2).sum(axis=1).tolist()
+    [3, 3, 0, 0]
+    """
+    h, w = exterior.shape
+    d = depth
+    spans = (
+        {-1: (0, d), 0: (d, d + h), 1: (d + h, 2 * d + h)},
+        {-1: (0, d), 0: (d, d + w), 1: (d + w, 2 * d + w)},
+    )
+    big = np.zeros((h + 2 * d, w + 2 * d), dtype=bool)
+    big[d : d + h, d : d + w] = exterior
+    for (di, dj), piece in around.items():
+        (r0, r1), (c0, c1) = spans[0][di], spans[1][dj]
+        big[r0:r1, c0:c1] = piece
+    return widen(big, d)[d : d + h, d : d + w]
+
+
+def facing(strips: EdgeLabels, di: int, dj: int, depth: int) -> np.ndarray:
+    """The ``depth``-wide part of a chunk's edge strips facing the chunk it lies at offset
+    ``(di, dj)`` from: what that chunk's :func:`widened_block` takes as ``around[(di, dj)]``."""
+    d = depth
+    if di:  # this chunk lies above (-1) or below (1) the other: its bottom or top strip
+        strip = strips.bottom[-d:] if di < 0 else strips.top[:d]
+        return strip if not dj else (strip[:, -d:] if dj < 0 else strip[:, :d])
+    return strips.right[:, -d:] if dj < 0 else strips.left[:, :d]
 
 
 def exterior_invalid(invalid: np.ndarray) -> np.ndarray:

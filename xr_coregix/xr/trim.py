@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from functools import partial
 
 import dask
 import dask.array as dsa
@@ -11,11 +10,14 @@ import numpy as np
 import xarray as xr
 
 from ..core.trim import (
+    EdgeLabels,
     edge_labels,
     exterior_invalid,
     exterior_labels,
+    facing,
     label_invalid,
     widen,
+    widened_block,
 )
 from ..errors import CoregError
 from .bands import select_band
@@ -32,22 +34,52 @@ def _invalid(values: np.ndarray, nodata: float | None, below: float | None, abov
     return invalid
 
 
-def _edges(invalid: np.ndarray) -> np.ndarray:
-    """A chunk's edge labels, as the one element of a 1 x 1 object array."""
+def _edges(invalid: np.ndarray, depth: int) -> np.ndarray:
+    """A chunk's edge strips of labels, as the one element of a 1 x 1 object array."""
+    labels = label_invalid(invalid)
+    if labels.max(initial=0) < 1 << 16:  # the strips wait for every chunk's: keep them small
+        labels = labels.astype(np.uint16)
     out = np.empty((1, 1), dtype=object)
-    out[0, 0] = edge_labels(label_invalid(invalid))
+    out[0, 0] = edge_labels(labels, depth)
     return out
 
 
-def _exterior_table(cells: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-    return exterior_labels([[cell[0, 0] for cell in line] for line in cells])
+def _exterior_table(cells: list[list[np.ndarray]]) -> tuple[list, list]:
+    """Each chunk's exterior labels, and the exterior masks of its edge strips."""
+    edges = [[cell[0, 0] for cell in line] for line in cells]
+    table = exterior_labels(edges)
+    strips = [
+        [EdgeLabels(*(np.isin(s, labels) for s in chunk)) for chunk, labels in zip(line, keep)]
+        for line, keep in zip(edges, table)
+    ]
+    return table, strips
 
 
-def _exterior_block(
-    invalid: np.ndarray, table: list[list[np.ndarray]], block_info: dict | None = None
+def _trim_block(
+    invalid: np.ndarray, tables: tuple[list, list], depth: int, block_info: dict | None = None
 ) -> np.ndarray:
+    """A chunk's exterior, widened by ``depth`` across its neighbours' facing strips."""
+    table, strips = tables
     i, j = block_info[0]["chunk-location"]
-    return np.isin(label_invalid(invalid), table[i][j])
+    rows, cols = len(strips), len(strips[0])
+    around = {
+        (di, dj): facing(strips[i + di][j + dj], di, dj, depth)
+        for di in (-1, 0, 1)
+        for dj in (-1, 0, 1)
+        if (di or dj) and 0 <= i + di < rows and 0 <= j + dj < cols
+    }
+    exterior = np.isin(label_invalid(invalid), table[i][j])
+    return widened_block(exterior, around, depth)
+
+
+def _at_least(chunks: tuple[int, ...], size: int) -> tuple[int, ...]:
+    """``chunks`` with chunks smaller than ``size`` merged into a neighbour."""
+    out = list(chunks)
+    while len(out) > 1 and min(out) < size:
+        k = out.index(min(out))
+        other = k - 1 if k > 0 else k + 1
+        out[min(k, other)] += out.pop(max(k, other))
+    return tuple(out)
 
 
 def trim_edge_invalid(
@@ -67,12 +99,13 @@ def trim_edge_invalid(
     ``>= invalid_above`` in the detection band) is found and widened by ``depth`` pixels, and
     every band is set to nodata there. Interior holes are not touched. Connectivity to the
     exterior is a property of the whole raster, but no whole-raster mask is formed: a first
-    pass labels each chunk's invalid components and keeps only the labels along its edges,
-    one small table joins them across chunks, and a second pass marks each chunk's
-    components that reach the border. Lazy: with dask input nothing is computed until the
-    result is. As every block of the second pass waits for the table, dask keeps the blocks of
-    ``da`` the first pass computed until then (about the raster's size in memory), unless
-    ``first_pass`` gives that pass its own copy to read: then memory follows the chunk.
+    pass labels each chunk's invalid components and keeps only the strips of labels along its
+    edges (``depth`` wide), one small table joins them across chunks, and a second pass takes
+    each chunk alone and widens its exterior across its neighbours' facing strips. Lazy: with
+    dask input nothing is computed until the result is. The second pass waits for the table,
+    so dask keeps the blocks of ``da`` the first pass computed until then (about the raster's
+    size in memory), unless ``first_pass`` gives that pass its own copy to read: then memory
+    follows the chunk.
 
     Parameters
     ----------
@@ -113,7 +146,11 @@ def trim_edge_invalid(
     ydim, xdim = spatial_dims(da, "da")
     band = band.transpose(ydim, xdim)
     if isinstance(band.data, dsa.Array):
-        invalid = band.data.map_blocks(_invalid, nodata, invalid_below, invalid_above, dtype=bool)
+        # every chunk at least ``depth`` a side: a chunk's widening reaches its neighbours only
+        chunks = tuple(_at_least(c, depth) for c in band.data.chunks)
+        invalid = band.data.rechunk(chunks).map_blocks(
+            _invalid, nodata, invalid_below, invalid_above, dtype=bool
+        )
         first = invalid
         if first_pass is not None:
             if first_pass.shape != da.shape or first_pass.dims != da.dims:
@@ -122,16 +159,16 @@ def trim_edge_invalid(
                     "pass the same raster, opened again"
                 )
             other = select_band(first_pass, detection_band, "detection_band")
-            other = other.transpose(ydim, xdim).data.rechunk(band.data.chunks)
+            other = other.transpose(ydim, xdim).data.rechunk(chunks)
             first = other.map_blocks(_invalid, nodata, invalid_below, invalid_above, dtype=bool)
-        # first pass: each chunk's edge labels; one small table joins them across chunks
-        edges = first.map_blocks(_edges, chunks=(1, 1), dtype=object, meta=np.empty((0, 0), object))
-        table = dask.delayed(_exterior_table)(edges.to_delayed(optimize_graph=False).tolist())
-        exterior = invalid.map_blocks(
-            _exterior_block, table, dtype=bool, meta=np.empty((0, 0), bool)
+        # first pass: each chunk's edge strips of labels; one small table joins them
+        edges = first.map_blocks(
+            _edges, depth, chunks=(1, 1), dtype=object, meta=np.empty((0, 0), object)
         )
-        trim = exterior.map_overlap(
-            partial(widen, depth=depth), depth=depth, boundary=False, dtype=bool
+        tables = dask.delayed(_exterior_table)(edges.to_delayed(optimize_graph=False).tolist())
+        # second pass: each chunk alone, with its neighbours' facing strips from the table
+        trim = invalid.map_blocks(
+            _trim_block, tables, depth, dtype=bool, meta=np.empty((0, 0), bool)
         )
     else:
         trim = widen(
