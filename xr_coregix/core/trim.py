@@ -1,11 +1,12 @@
 """Invalid areas connected to a raster's exterior, and their widening by a margin.
 
 Connectivity to the exterior is a property of the whole raster, but it is found chunk by
-chunk: each chunk labels its invalid components (8-connectivity), only the labels on its four
-edges leave it (:class:`EdgeLabels`), one small union-find over those edges joins components
-across chunk boundaries and marks the ones that reach the raster's border
-(:func:`exterior_labels`), and each chunk then keeps its components so marked. Memory follows
-the chunk, not the raster.
+chunk: each chunk labels its invalid components (8-connectivity) and only the strips of labels
+along its four edges leave it (:class:`EdgeLabels`); one small union-find over the outermost
+lines joins components across chunk boundaries and marks the ones that reach the raster's
+border (:func:`exterior_labels`); each chunk then keeps its components so marked and widens
+them, seeing its neighbours' exterior through their facing strips (:func:`widened_block`).
+Memory follows the chunk and the strips, not the raster.
 """
 
 from __future__ import annotations
