@@ -53,9 +53,9 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     diag = fit.diagnostics
     if diag is None:
         return ()
-    found = [] if metric_improved(diag) else [
-        f"the metric got worse ({diag.metric_before:.4f} -> {diag.metric_after:.4f})"
-    ]  # fmt: skip
+    found = []
+    if not metric_improved(diag):
+        found.append(f"the metric got worse ({diag.metric_before:.4f} -> {diag.metric_after:.4f})")
     reach = 0.5 * math.hypot(*diag.solve_shape) * max(diag.solve_resolution)
     moved = (math.hypot(*fit.translation) + abs(fit.rotation) * reach) / diag.pixel_size
     if moved > max_shift:

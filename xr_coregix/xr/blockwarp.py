@@ -21,6 +21,8 @@ from dask.highlevelgraph import HighLevelGraph
 from odc.geo.geobox import GeoBox
 from odc.geo.warp import rio_reproject
 
+from .masks import valid_mask
+
 MARGIN = 4  # source pixels around a block's footprint: the widest kernel GDAL is asked for
 
 
@@ -65,19 +67,13 @@ def warp_block(
     [[0, 1, 2, 3], [0, 5, 6, 7]]
     """
     dst = np.full((*src.shape[:-2], *dst_box.shape), dst_nodata, dtype=src.dtype)
-    if src_nodata is not None and not _has_nodata(src, src_nodata):
+    if src_nodata is not None and valid_mask(src, src_nodata).all():
         src_nodata = None  # GDAL's plain kernel: the same result, twice as fast
     rio_reproject(
         src, dst, src_box, dst_box, resampling, src_nodata=src_nodata, dst_nodata=dst_nodata,
         ydim=src.ndim - 2, init_dest_nodata=False,  # dst is filled with nodata already
     )  # fmt: skip
     return dst
-
-
-def _has_nodata(values: np.ndarray, nodata: float) -> bool:
-    if isinstance(nodata, float) and math.isnan(nodata):
-        return bool(np.isnan(values).any())
-    return bool((values == nodata).any())
 
 
 def _warp_task(

@@ -37,10 +37,11 @@ def _invalid(values: np.ndarray, nodata: float | None, below: float | None, abov
 def _edges(invalid: np.ndarray, depth: int) -> np.ndarray:
     """A chunk's edge strips of labels, as the one element of a 1 x 1 object array."""
     labels = label_invalid(invalid)
+    strips = edge_labels(labels, depth)
     if labels.max(initial=0) < 1 << 16:  # the strips wait for every chunk's: keep them small
-        labels = labels.astype(np.uint16)
+        strips = EdgeLabels(*(s.astype(np.uint16) for s in strips))
     out = np.empty((1, 1), dtype=object)
-    out[0, 0] = edge_labels(labels, depth)
+    out[0, 0] = strips
     return out
 
 
