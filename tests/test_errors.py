@@ -62,6 +62,10 @@ def test_too_few_valid_pixels_reports_fraction_and_threshold(b4, fixed):
     moving = misregister(b4, rigid(0.5, 0.5, 0.0, grid), grid)
     moving[:300] = np.nan  # 20 of 320 rows stay valid: 6.25 %, less the proxy's border
     with pytest.raises(InsufficientValidDataError, match=r"only 5\.\d+% .* min_valid_fraction=0.1"):
+        xr_coregix.register(moving, fixed, min_valid_fraction=0.1, cloud_guard=False)
+    # the cloud guard, measuring the strip alone, takes its brightest fields for cloud: the
+    # message says how much it kept out, and how to keep it
+    with pytest.raises(InsufficientValidDataError, match=r"cloud guard kept .* cloud_guard=False"):
         xr_coregix.register(moving, fixed, min_valid_fraction=0.1)
 
 

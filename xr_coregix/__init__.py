@@ -34,6 +34,7 @@ from .errors import (
 from .io import RasterIOError, open_raster, write_geotiff
 from .pipeline import AlignmentResult, align_image_pair
 from .xr.accessor import CoregAccessor, register_accessors
+from .xr.qa import landsat_qa_mask, qa_mask, scl_mask
 from .xr.register import register
 from .xr.series import TransformSeries
 from .xr.trim import trim_edge_invalid
@@ -67,8 +68,11 @@ __all__ = [
     "apply",
     "data",
     "displacement_error",
+    "landsat_qa_mask",
     "open_raster",
+    "qa_mask",
     "register",
+    "scl_mask",
     "trim_edge_invalid",
     "write_geotiff",
 ]

@@ -85,9 +85,13 @@ def lattice(bounds: tuple[float, float, float, float], per_side: int = 5) -> np.
     return np.c_[xx.ravel(), yy.ravel()]
 
 
-def _kabsch(src: np.ndarray, dst: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares rigid map of ``src[keep]`` onto ``dst[keep]``: its 2x3 matrix, and the
-    residual distance of every pair under it."""
+def kabsch(
+    src: np.ndarray, dst: np.ndarray, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares rigid map of ``src[keep]`` onto ``dst[keep]`` (all pairs by default): its
+    2x3 matrix, and the residual distance of every pair under it."""
+    if keep is None:
+        keep = np.ones(len(src), dtype=bool)
     cs, cd = src[keep].mean(axis=0), dst[keep].mean(axis=0)
     a, b = src[keep] - cs, dst[keep] - cd
     angle = math.atan2(np.sum(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]), np.sum(a * b))
@@ -161,7 +165,7 @@ def fit_rigid_robust(
     src = np.asarray(src, dtype=float)
     dst = np.asarray(dst, dtype=float)
     keep = np.ones(len(src), dtype=bool)
-    matrix, residual = _kabsch(src, dst, keep)
+    matrix, residual = kabsch(src, dst, keep)
     for _ in range(iterations):
         med = np.median(residual[keep])
         mad = 1.4826 * np.median(np.abs(residual[keep] - med))
@@ -169,7 +173,7 @@ def fit_rigid_robust(
         if new_keep.sum() < 2 or np.array_equal(new_keep, keep):
             break
         keep = new_keep
-        matrix, residual = _kabsch(src, dst, keep)
+        matrix, residual = kabsch(src, dst, keep)
     transform = RigidTransform.from_matrix(matrix, center=center, crs=crs)
     rmse = float(np.sqrt(np.mean(residual[keep] ** 2)))
     return RobustFit(transform, keep, rmse)

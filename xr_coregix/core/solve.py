@@ -418,7 +418,7 @@ def solve(
         fraction = float(mutual.mean()) if mutual.size else 0.0
         if fraction < min_valid_fraction or not mutual.any():
             raise InsufficientValidDataError(
-                f"only {fraction:.2%} of the overlap is valid in both rasters, below "
+                f"only {fraction:.2%} of the overlap is valid and clear in both rasters, below "
                 f"min_valid_fraction={min_valid_fraction}: check moving_nodata/fixed_nodata, or lower "
                 "min_valid_fraction if the valid area is known to be small"
             )

@@ -81,6 +81,9 @@ class ChunkResult:
         ``(x, y, x', y')`` anchor correspondences sampled in the chunk.
     inliers : tuple of bool
         Whether the global fit kept each anchor.
+    clear_share : float or None
+        Share of the chunk's valid pixels that neither a mask nor the cloud guard excluded, in
+        both rasters (the product of the two): 1 for a clear chunk.
 
     Examples
     --------
@@ -99,6 +102,7 @@ class ChunkResult:
     translation: tuple[float, float] | None = None
     anchors: tuple[tuple[float, float, float, float], ...] = ()
     inliers: tuple[bool, ...] = ()
+    clear_share: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkResult:
@@ -158,6 +162,9 @@ class Diagnostics:
         Per chunk of a chunked fit: its status, local transform and anchors.
     anchor_rmse : float or None
         Root mean square residual of the kept anchors under the global fit, in reference pixels.
+    cloud_excluded : tuple of float or None
+        Share of the (moving, fixed) band's valid pixels that masks and the cloud guard kept out
+        of the metric (for a chunked fit, over the good chunks' windows).
     reliable : bool
         False when the fit failed a reliability check and was kept anyway
         (``on_failure="warn"``).
@@ -187,6 +194,7 @@ class Diagnostics:
     split_factor: int = 0
     chunks: tuple[ChunkResult, ...] = ()
     anchor_rmse: float | None = None
+    cloud_excluded: tuple[float, float] | None = None
     reliable: bool = True
     problems: tuple[str, ...] = ()
 
@@ -240,6 +248,7 @@ class Diagnostics:
                 "stages": stages,
                 "reference_shape": _tuple_or_none(data.get("reference_shape")),
                 "reference_transform": _tuple_or_none(data.get("reference_transform")),
+                "cloud_excluded": _tuple_or_none(data.get("cloud_excluded")),
                 "chunks": tuple(ChunkResult.from_dict(c) for c in data.get("chunks", ())),
                 "problems": tuple(data.get("problems", ())),
             }

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import dask
 import numpy as np
-import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from ..core.anchors import fit_rigid_robust, lattice, plan_chunks
 from ..core.checks import metric_improved
+from ..core.consensus import Layer, choose_layer, find_layers
 from ..core.solve import SolverSettings
 from ..core.transform import ChunkResult, Diagnostics, RigidTransform
 from ..errors import (
@@ -20,10 +20,10 @@ from ..errors import (
     NoStructureError,
     RegistrationError,
 )
-from .problem import Problem, SolveSpec, pixel_size, solve_window
+from .problem import Problem, SolveSpec, Window, pixel_size, solve_window
 
 ANCHORS_PER_SIDE = 5
-DIVERGED_PIXELS = 2.0  # a chunk farther than this from the chunks' consensus has diverged
+AGREE_PIXELS = 1.0  # a chunk agrees with a layer when its anchors lie this close (RMS)
 OVERLAP = 0.1  # each chunk's window reaches this share of its size into its neighbours
 LOCAL_BUDGET_PIXELS = 32_000_000  # window pixels (fixed + moving) solved at once locally
 # A chunk's last level samples no more than the others, and each level solves on at most
@@ -39,23 +39,16 @@ CHUNK_SETTINGS = SolverSettings(
 
 
 def solve_chunk(
-    index: int,
-    core: GeoBox,
-    center: tuple[float, float],
-    fixed: xr.DataArray,
-    fixed_box: GeoBox,
-    moving: xr.DataArray,
-    moving_box: GeoBox,
-    spec: SolveSpec,
+    index: int, core: GeoBox, center: tuple[float, float], window: Window, spec: SolveSpec
 ) -> tuple[ChunkResult, RigidTransform | None]:
     """One chunk's solve, run as a dask task: its result, and its fit when it has one.
 
-    ``core`` is the chunk's own area (its anchors are sampled there); ``fixed`` and
-    ``moving`` cover it with an overlap. Translations are reported about ``center``.
+    ``core`` is the chunk's own area (its anchors are sampled there); ``window`` covers it with
+    an overlap. Translations are reported about ``center``.
     """
     bounds = tuple(float(v) for v in core.boundingbox)
     try:
-        fit = solve_window(fixed, fixed_box, moving, moving_box, spec)
+        fit = solve_window(window, spec)
     except (InsufficientValidDataError, NoOverlapError, NoStructureError, RegistrationError) as err:
         return ChunkResult(index, bounds, "skipped", str(err)), None
     diag = fit.diagnostics
@@ -67,96 +60,143 @@ def solve_chunk(
         )
         return ChunkResult(index, bounds, "skipped", reason), None
     about = RigidTransform.from_matrix(fit.matrix, center, fit.crs)
-    result = ChunkResult(index, bounds, "ok", rotation=fit.rotation, translation=about.translation)
+    moving_cloud, fixed_cloud = diag.cloud_excluded
+    result = ChunkResult(
+        index,
+        bounds,
+        "ok",
+        rotation=fit.rotation,
+        translation=about.translation,
+        clear_share=(1 - moving_cloud) * (1 - fixed_cloud),
+    )
     return result, fit
 
 
-def _reject_strays(
-    results: list[ChunkResult],
-    fits: list[RigidTransform | None],
-    center: tuple[float, float],
-    pixel: float,
-) -> list[ChunkResult]:
-    """Reject solved chunks whose transform, over their own area, strays from the median
-    chunk transform by more than ``DIVERGED_PIXELS``: diverged solves. Chunk translations are
-    about ``center``, so their medians make one transform."""
-    good = [i for i, r in enumerate(results) if r.status == "ok"]
-    if len(good) < 3:
-        return results
-    median = RigidTransform(
-        float(np.median([results[i].rotation for i in good])),
-        tuple(np.median([results[i].translation for i in good], axis=0)),
-        center,
+def _layer_words(layer: Layer, center: np.ndarray, pixel: float) -> str:
+    dx, dy = layer.shift(center) / pixel
+    return (
+        f"{len(layer.members)} chunks ({layer.clear} clear) move the centre by "
+        f"({dx:+.2f}, {dy:+.2f}) px (x east, y north)"
     )
-    out = list(results)
-    for i in good:
-        left, bottom, right, top = results[i].bounds
-        x = np.array([left, right, left, right])
-        y = np.array([bottom, bottom, top, top])
-        stray = float(np.hypot(*np.subtract(fits[i](x, y), median(x, y))).max()) / pixel
-        if stray > DIVERGED_PIXELS:
-            out[i] = replace(
-                results[i], status="rejected", reason=f"diverged: {stray:.2f} px from the others"
-            )
-    return out
 
 
-def register_chunked(problem: Problem, split_factor: int) -> RigidTransform:
-    """Solve ``2**split_factor`` overlapping chunks of the overlap and fit one rigid transform.
+def _ground_layer(
+    results: list[ChunkResult],
+    src: np.ndarray,
+    dst: np.ndarray,
+    good: list[int],
+    pixel: float,
+    center: np.ndarray,
+) -> list[ChunkResult]:
+    """The results with every solved chunk outside the ground layer rejected.
 
     Raises
     ------
     RegistrationError
-        When too few chunks could be solved.
+        When the chunks form two layers that the clear chunks do not tell apart.
     """
+    clear = np.array([results[i].clear_share for i in good])
+    first, second = find_layers(src, dst, clear, AGREE_PIXELS * pixel)
+    chosen = choose_layer(first, second)
+    if chosen is None:
+        raise RegistrationError(
+            "the chunks form two coherent layers that the clear chunks cannot tell apart: "
+            f"{_layer_words(first, center, pixel)}; {_layer_words(second, center, pixel)}. One "
+            "is the ground, the other clouds or changed ground displaced between the rasters: "
+            "pass a cloud mask (moving_mask=, fixed_mask=) or use split_factor=0"
+        )
+    out = list(results)
+    for n, i in enumerate(good):
+        if n in chosen.members:
+            continue
+        moved = src[n] @ chosen.matrix[:, :2].T + chosen.matrix[:, 2]
+        apart = float(np.sqrt(np.mean(np.sum((moved - dst[n]) ** 2, axis=-1)))) / pixel
+        where = (
+            "a second layer (clouds or changed ground)"
+            if second and n in second.members
+            else ("no layer (a diverged solve)")
+        )
+        out[i] = replace(
+            results[i],
+            status="rejected",
+            reason=f"{apart:.2f} px from the ground layer, in {where}",
+        )
+    return out
+
+
+def _solve_chunks(
+    problem: Problem, split_factor: int, center: tuple[float, float]
+) -> tuple[list[ChunkResult], list[RigidTransform | None]]:
+    """Every chunk solved, as dask tasks in batches that bound the memory."""
     rows, cols = problem.overlap
     shape = (rows.stop - rows.start, cols.stop - cols.start)
-    overlap_box = problem.fixed_box[rows, cols]
-    center = tuple(overlap_box.affine @ (shape[1] / 2, shape[0] / 2))
-    pixel = pixel_size(problem.fixed_box)
     spec = replace(problem.spec, settings=CHUNK_SETTINGS)
     tasks, sizes = [], []
     for index, (wr, wc, cr, cc) in enumerate(plan_chunks(shape, split_factor, OVERLAP)):
         window = problem.window(_offset(wr, rows), _offset(wc, cols))
-        sizes.append(window[0].size + window[2].size)
+        sizes.append(window.fixed.size + window.moving.size)
         core = problem.fixed_box[_offset(cr, rows), _offset(cc, cols)]
-        task = dask.delayed(solve_chunk, pure=True)(index, core, center, *window, spec)
-        tasks.append(task)
+        tasks.append(dask.delayed(solve_chunk, pure=True)(index, core, center, window, spec))
     batch = _batch_size(max(sizes))
     solved = [r for i in range(0, len(tasks), batch) for r in dask.compute(*tasks[i : i + batch])]
-    fits = [f for _, f in solved]
-    results = _reject_strays([r for r, _ in solved], fits, center, pixel)
-    good = [i for i, r in enumerate(results) if r.status == "ok"]
+    return [r for r, _ in solved], [f for _, f in solved]
+
+
+def _too_few(results: list[ChunkResult], needed: int, split_factor: int) -> RegistrationError:
+    good = sum(r.status == "ok" for r in results)
+    reasons = "; ".join(f"chunk {r.index}: {r.reason}" for r in results if r.status != "ok")
+    return RegistrationError(
+        f"only {good} of {len(results)} chunks could be solved (at least {needed} needed): use "
+        f"a smaller split_factor than {split_factor}, for larger chunks. {reasons}"
+    )
+
+
+def register_chunked(problem: Problem, split_factor: int) -> RigidTransform:
+    """Solve ``2**split_factor`` overlapping chunks of the overlap and fit one rigid transform
+    to the anchors of the chunks in the ground layer (see :mod:`xr_coregix.core.consensus`).
+
+    Raises
+    ------
+    RegistrationError
+        When too few chunks could be solved, or the chunks form two layers that the clear
+        chunks cannot tell apart.
+    """
+    rows, cols = problem.overlap
+    overlap_box = problem.fixed_box[rows, cols]
+    center = tuple(overlap_box.affine @ (overlap_box.shape[1] / 2, overlap_box.shape[0] / 2))
+    pixel = pixel_size(problem.fixed_box)
+    results, fits = _solve_chunks(problem, split_factor, center)
     needed = max(2, len(results) // 4)
+    good = [i for i, r in enumerate(results) if r.status == "ok"]
     if len(good) < needed:
-        reasons = "; ".join(f"chunk {r.index}: {r.reason}" for r in results if r.status != "ok")
-        raise RegistrationError(
-            f"only {len(good)} of {len(results)} chunks could be solved (at least {needed} "
-            f"needed): use a smaller split_factor than {split_factor}, for larger chunks. "
-            f"{reasons}"
-        )
-    src = [lattice(results[i].bounds, ANCHORS_PER_SIDE) for i in good]
-    dst = [np.c_[fits[i](*p.T)] for i, p in zip(good, src, strict=True)]
+        raise _too_few(results, needed, split_factor)
+    src = np.stack([lattice(results[i].bounds, ANCHORS_PER_SIDE) for i in good])
+    dst = np.stack([np.c_[fits[i](*p.T)] for i, p in zip(good, src, strict=True)])
+    results = _ground_layer(results, src, dst, good, pixel, np.asarray(center))
+    kept = [n for n, i in enumerate(good) if results[i].status == "ok"]
+    if len(kept) < needed:
+        raise _too_few(results, needed, split_factor)
     robust = fit_rigid_robust(
-        np.concatenate(src),
-        np.concatenate(dst),
+        src[kept].reshape(-1, 2),
+        dst[kept].reshape(-1, 2),
         center=center,
         crs=problem.fixed_box.crs,
         floor=0.05 * pixel,
     )
     per = ANCHORS_PER_SIDE**2
-    for n, i in enumerate(good):
+    for k, n in enumerate(kept):
         anchors = tuple(
             (float(p[0]), float(p[1]), float(q[0]), float(q[1]))
             for p, q in zip(src[n], dst[n], strict=True)
         )
-        inliers = tuple(bool(v) for v in robust.inliers[n * per : (n + 1) * per])
-        results[i] = replace(results[i], anchors=anchors, inliers=inliers)
-    local = [fits[i].diagnostics for i in good]
+        inliers = tuple(bool(v) for v in robust.inliers[k * per : (k + 1) * per])
+        results[good[n]] = replace(results[good[n]], anchors=anchors, inliers=inliers)
+    local = [fits[good[n]].diagnostics for n in kept]
     diagnostics = Diagnostics(
         metric_before=float(np.median([d.metric_before for d in local])),
         metric_after=float(np.median([d.metric_after for d in local])),
         valid_fraction=float(np.median([d.valid_fraction for d in local])),
+        cloud_excluded=tuple(np.median([d.cloud_excluded for d in local], axis=0).tolist()),
         solve_resolution=local[0].solve_resolution,
         solve_shape=local[0].solve_shape,
         pixel_size=pixel,

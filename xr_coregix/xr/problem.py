@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
+from ..core.exclusion import SAMPLE_PIXELS, SIDES, beyond, cloud_threshold, dilate, guard_side
 from ..core.grid import covering_roi
 from ..core.proxy import edge_proxy as make_edge_proxy
 from ..core.pyramid import block_reduce
 from ..core.solve import STAGES, SolveImage, SolverSettings, solve
 from ..core.transform import RigidTransform
-from ..errors import CoregError, NoOverlapError
+from ..errors import CoregError, InsufficientValidDataError, NoOverlapError
 from .bands import select_band
+from .exclude import MaskArg, mask_on_grid
 from .georef import check_pair, geobox_of, spatial_dims
 from .masks import check_dtype, check_nodata, nodata_of, valid_mask
 
@@ -31,6 +33,25 @@ MARGIN_SHARE = 0.03  # and this share of the window's size, for rotations
 def pixel_size(gbox: GeoBox) -> float:
     """The larger of a grid's two pixel sizes, CRS units."""
     return float(max(abs(gbox.resolution.x), abs(gbox.resolution.y)))
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """What one raster keeps out of the metric besides nodata.
+
+    Attributes
+    ----------
+    radius : int
+        Pixels (of the raster's own grid) by which masked and cloud pixels are grown.
+    threshold : float or None
+        The cloud guard's threshold (None: no guard).
+    side : str
+        ``"bright"`` or ``"cold"``: where the guard's clouds lie.
+    """
+
+    radius: int = 0
+    threshold: float | None = None
+    side: str = "bright"
 
 
 @dataclass(frozen=True)
@@ -45,48 +66,99 @@ class SolveSpec:
     stages: tuple[str, ...]
     min_valid_fraction: float
     reference_grid: GeoBox
+    fixed_exclusion: Exclusion = Exclusion()
+    moving_exclusion: Exclusion = Exclusion()
     settings: SolverSettings = field(default_factory=SolverSettings)
 
 
+@dataclass(frozen=True)
+class Window:
+    """The (lazy) pixels of one solve: both bands, their grids and their masks (or None)."""
+
+    fixed: xr.DataArray
+    fixed_box: GeoBox
+    moving: xr.DataArray
+    moving_box: GeoBox
+    fixed_mask: xr.DataArray | None = None
+    moving_mask: xr.DataArray | None = None
+
+
 def _solve_image(
-    values: np.ndarray, gbox: GeoBox, nodata: float | None, factor: int, edge_proxy: bool
-) -> SolveImage:
+    values: np.ndarray,
+    gbox: GeoBox,
+    nodata: float | None,
+    factor: int,
+    edge_proxy: bool,
+    mask: np.ndarray | None,
+    exclusion: Exclusion,
+) -> tuple[SolveImage, float]:
+    """The solve image of one band, and the share of its valid pixels excluded as cloud."""
     valid = valid_mask(values, nodata)
+    cloud = np.zeros(valid.shape, bool) if mask is None else np.array(mask, dtype=bool)
+    if exclusion.threshold is not None:
+        cloud |= beyond(values, exclusion.threshold, exclusion.side)
+    cloud = dilate(cloud, exclusion.radius)
+    cloud &= valid
+    count = int(np.count_nonzero(valid))
+    share = int(np.count_nonzero(cloud)) / count if count else 0.0
+    valid &= ~cloud
+    del cloud
     values, valid, box = block_reduce(values, valid, gbox, factor)
     if edge_proxy:
         values, valid = make_edge_proxy(values, valid)
-    return SolveImage(values, valid, box)
+    return SolveImage(values, valid, box), share
 
 
-def solve_window(
-    fixed: xr.DataArray,
-    fixed_box: GeoBox,
-    moving: xr.DataArray,
-    moving_box: GeoBox,
-    spec: SolveSpec,
-) -> RigidTransform:
-    """Solve one window: 2-D ``fixed`` and ``moving`` bands (loaded here) on their grids."""
-    fixed_img = _solve_image(
-        np.asarray(fixed.values), fixed_box, spec.fixed_nodata, spec.fixed_factor, spec.edge_proxy
+def _values(band: xr.DataArray | None) -> np.ndarray | None:
+    return None if band is None else np.asarray(band.values)
+
+
+def solve_window(window: Window, spec: SolveSpec) -> RigidTransform:
+    """Solve one window (its pixels are loaded here).
+
+    The fit's diagnostics record the share of each band's valid pixels that masks and the cloud
+    guard kept out of the metric.
+    """
+    fixed_img, fixed_cloud = _solve_image(
+        np.asarray(window.fixed.values),
+        window.fixed_box,
+        spec.fixed_nodata,
+        spec.fixed_factor,
+        spec.edge_proxy,
+        _values(window.fixed_mask),
+        spec.fixed_exclusion,
     )
-    moving_img = _solve_image(
-        np.asarray(moving.values),
-        moving_box,
+    moving_img, moving_cloud = _solve_image(
+        np.asarray(window.moving.values),
+        window.moving_box,
         spec.moving_nodata,
         spec.moving_factor,
         spec.edge_proxy,
+        _values(window.moving_mask),
+        spec.moving_exclusion,
     )
-    return solve(
-        fixed_img,
-        moving_img,
-        stages=spec.stages,
-        min_valid_fraction=spec.min_valid_fraction,
-        edge_proxy=spec.edge_proxy,
-        pixel_size=pixel_size(spec.reference_grid),
-        reference_grid=spec.reference_grid,
-        reference_nodata=spec.fixed_nodata,
-        settings=spec.settings,
-    )
+    try:
+        fit = solve(
+            fixed_img,
+            moving_img,
+            stages=spec.stages,
+            min_valid_fraction=spec.min_valid_fraction,
+            edge_proxy=spec.edge_proxy,
+            pixel_size=pixel_size(spec.reference_grid),
+            reference_grid=spec.reference_grid,
+            reference_nodata=spec.fixed_nodata,
+            settings=spec.settings,
+        )
+    except (InsufficientValidDataError, NoOverlapError) as err:
+        if not max(moving_cloud, fixed_cloud) > 0:
+            raise
+        raise type(err)(
+            f"{err}. Masks and the cloud guard kept {moving_cloud:.1%} of moving's and "
+            f"{fixed_cloud:.1%} of fixed's valid pixels out as cloud: if that is ground, pass "
+            "cloud_guard=False or a smaller mask_dilation"
+        ) from err
+    diagnostics = replace(fit.diagnostics, cloud_excluded=(moving_cloud, fixed_cloud))
+    return fit.with_diagnostics(diagnostics)
 
 
 def _check_fraction(value: float, name: str) -> float:
@@ -106,9 +178,29 @@ def _solve_factor(fixed_box: GeoBox, solve_resolution: float | None) -> int:
     return max(1, round(solve_resolution / pixel_size(fixed_box)))
 
 
+GUARDS = (True, False, "auto", "bright", "cold")
+
+
+def _check_guard(cloud_guard: bool | str) -> None:
+    if not any(cloud_guard is g or (isinstance(g, str) and cloud_guard == g) for g in GUARDS):
+        raise CoregError(
+            f"cloud_guard={cloud_guard!r}: pass True (or 'auto'), 'bright' (reflective bands), "
+            "'cold' (thermal bands) or False"
+        )
+
+
+def _check_dilation(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise CoregError(
+            f"mask_dilation={value!r} must be a whole number of reference pixels from 0 to 100"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Problem:
-    """The 2-D registration bands (lazy when the inputs are), their grids and the solve spec."""
+    """The 2-D registration bands (lazy when the inputs are), their masks, their grids and the
+    solve spec."""
 
     fixed: xr.DataArray
     moving: xr.DataArray
@@ -116,6 +208,8 @@ class Problem:
     moving_box: GeoBox
     overlap: tuple[slice, slice]
     spec: SolveSpec
+    fixed_mask: xr.DataArray | None = None
+    moving_mask: xr.DataArray | None = None
 
     @classmethod
     def build(
@@ -131,9 +225,13 @@ class Problem:
         fixed_nodata: float | None,
         min_valid_fraction: float,
         solve_resolution: float | None,
+        moving_mask: MaskArg = None,
+        fixed_mask: MaskArg = None,
+        mask_dilation: int = 0,
     ) -> Problem:
         """Check the arguments and inputs, and set the problem up (nothing is read)."""
         min_valid_fraction = _check_fraction(min_valid_fraction, "min_valid_fraction")
+        mask_dilation = _check_dilation(mask_dilation)
         stages = tuple(stages)
         if not stages or tuple(s for s in STAGES if s in stages) != stages:
             raise CoregError(
@@ -158,6 +256,7 @@ class Problem:
             )
         factor = _solve_factor(fixed_box, solve_resolution)
         spacing = factor * pixel_size(fixed_box)
+        reference_pixel = pixel_size(fixed_box)
         spec = SolveSpec(
             fixed_nodata=nodata_of(fixed_2d, fixed_nodata),
             moving_nodata=nodata_of(moving_2d, moving_nodata),
@@ -167,27 +266,58 @@ class Problem:
             stages=stages,
             min_valid_fraction=min_valid_fraction,
             reference_grid=fixed_box,
+            fixed_exclusion=Exclusion(radius=mask_dilation),
+            moving_exclusion=Exclusion(
+                radius=math.ceil(mask_dilation * reference_pixel / pixel_size(moving_box) - 1e-6)
+            ),
         )
         ydim, xdim = spatial_dims(fixed_2d, "fixed")
         mydim, mxdim = spatial_dims(moving_2d, "moving")
+        fixed_2d, moving_2d = fixed_2d.transpose(ydim, xdim), moving_2d.transpose(mydim, mxdim)
         return cls(
-            fixed_2d.transpose(ydim, xdim),
-            moving_2d.transpose(mydim, mxdim),
+            fixed_2d,
+            moving_2d,
             fixed_box,
             moving_box,
             overlap,
             spec,
+            mask_on_grid(fixed_mask, fixed, fixed_2d, "fixed_mask"),
+            mask_on_grid(moving_mask, moving, moving_2d, "moving_mask"),
         )
 
-    def window(self, rows: slice, cols: slice) -> tuple[xr.DataArray, GeoBox, xr.DataArray, GeoBox]:
+    def window(self, rows: slice, cols: slice) -> Window:
         """The (lazy) fixed pixels of a window of the fixed grid and the moving pixels around it."""
         box = self.fixed_box[rows, cols]
         margin = (MARGIN_PIXELS + MARGIN_SHARE * max(box.shape)) * pixel_size(self.fixed_box)
         pad = math.ceil(margin / pixel_size(self.moving_box))
         mrows, mcols = covering_roi(self.moving_box, box, pad=pad)
-        return (
+        return Window(
             self.fixed[rows, cols],
             box,
             self.moving[mrows, mcols],
             self.moving_box[mrows, mcols],
+            None if self.fixed_mask is None else self.fixed_mask[rows, cols],
+            None if self.moving_mask is None else self.moving_mask[mrows, mcols],
         )
+
+    def guarded(self, cloud_guard: bool | str) -> Problem:
+        """The problem with the cloud guard's threshold of each band set (``cloud_guard`` False:
+        as it is). The thresholds come from a subsample of each band over the overlap (read
+        here), so that every chunk of a chunked solve uses the same ones."""
+        _check_guard(cloud_guard)
+        if cloud_guard is False:
+            return self
+        window = self.window(*self.overlap)
+        exclusions = []
+        for band, nodata, exclusion in (
+            (window.fixed, self.spec.fixed_nodata, self.spec.fixed_exclusion),
+            (window.moving, self.spec.moving_nodata, self.spec.moving_exclusion),
+        ):
+            step = max(1, math.ceil(math.sqrt(band.size / SAMPLE_PIXELS)))
+            values = np.asarray(band[::step, ::step].values)
+            sample = values[valid_mask(values, nodata)]
+            side = cloud_guard if cloud_guard in SIDES else guard_side(sample)
+            threshold = cloud_threshold(sample, side)
+            exclusions.append(replace(exclusion, threshold=threshold, side=side))
+        spec = replace(self.spec, fixed_exclusion=exclusions[0], moving_exclusion=exclusions[1])
+        return replace(self, spec=spec)

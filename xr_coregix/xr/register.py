@@ -24,11 +24,13 @@ from ..errors import (
     RegistrationWarning,
 )
 from .chunked import register_chunked
+from .exclude import MaskArg
 from .georef import spatial_dims
 from .problem import Problem, solve_window
 from .series import TransformSeries, series_dim
 
 TARGET_CHUNK_PIXELS = 2048 * 2048  # solve-grid pixels per chunk when split_factor is derived
+MASK_DILATION = 3  # reference pixels: covers the soft edge of a cloud and the proxy's stencil
 
 
 def derive_split_factor(problem: Problem) -> int:
@@ -60,6 +62,10 @@ def register(
     split_factor: int | None = None,
     max_shift: float = 50.0,
     on_failure: str = "raise",
+    moving_mask: MaskArg = None,
+    fixed_mask: MaskArg = None,
+    mask_dilation: int = MASK_DILATION,
+    cloud_guard: bool | str = True,
 ) -> RigidTransform | TransformSeries:
     """Estimate the rigid transform that aligns ``moving`` to ``fixed``.
 
@@ -104,6 +110,25 @@ def register(
         ``max_shift``, stages that disagree, chunks that disagree): raise
         :class:`RegistrationError` (default), or warn with :class:`RegistrationWarning` and
         return the fit flagged ``diagnostics.reliable = False``.
+    moving_mask, fixed_mask : xarray.DataArray or str, optional
+        Cloud, shadow or quality masks: boolean, True where pixels must not drive the metric,
+        on the raster's grid or on any grid in its CRS that covers it (or, for a Dataset, the
+        name of such a variable). Make them from quality bands with :func:`landsat_qa_mask`,
+        :func:`scl_mask` or :func:`qa_mask`. Only pixels clear in both rasters count, so one
+        raster's mask suffices when the other has none. A mask with ``moving``'s time dim is
+        taken date by date.
+    mask_dilation : int
+        Reference pixels by which masked and guard-detected cloud pixels are grown before they
+        are excluded (default 3): the soft, bright edges of clouds are the strongest structure
+        of an edge proxy, and would otherwise pull the fit towards the clouds.
+    cloud_guard : bool or {"auto", "bright", "cold"}
+        Without any mask, exclude the pixels of each registration band that are outliers on its
+        cloud side: brighter (reflective bands) or colder (thermal bands) than its clear
+        ground. ``True``/``"auto"`` (default) takes the bright side unless cold outliers
+        clearly dominate; ``False`` turns the guard off. The threshold lies 4 clear-side
+        spreads beyond the histogram's mode, measured on the side away from the clouds, so it
+        does not grow with cloud cover. The share excluded is in
+        ``fit.diagnostics.cloud_excluded``.
 
     Returns
     -------
@@ -126,13 +151,15 @@ def register(
     >>> moving, fixed = xr_coregix.data.example_pair()
     >>> fit = xr_coregix.register(moving, fixed)
     >>> [round(v, 1) for v in fit.shift_in_pixels(fixed.odc.geobox)]  # columns, rows
-    [3.6, 1.8]
+    [3.6, 1.9]
     """
     options = {
         "moving_band": moving_band, "fixed_band": fixed_band, "edge_proxy": edge_proxy,
         "stages": stages, "moving_nodata": moving_nodata, "fixed_nodata": fixed_nodata,
         "min_valid_fraction": min_valid_fraction, "solve_resolution": solve_resolution,
         "split_factor": split_factor, "max_shift": max_shift, "on_failure": on_failure,
+        "moving_mask": moving_mask, "fixed_mask": fixed_mask, "mask_dilation": mask_dilation,
+        "cloud_guard": cloud_guard,
     }  # fmt: skip
     if series_dim(fixed, spatial_dims(fixed, "fixed")) is not None:
         raise BandSelectionError(
@@ -159,12 +186,15 @@ def register(
         fixed_nodata=fixed_nodata,
         min_valid_fraction=min_valid_fraction,
         solve_resolution=solve_resolution,
-    )
+        moving_mask=moving_mask,
+        fixed_mask=fixed_mask,
+        mask_dilation=mask_dilation,
+    ).guarded(cloud_guard)
     k = derive_split_factor(problem) if split_factor is None else split_factor
     if k > 0:
         fit = register_chunked(problem, k)
     else:
-        fit = solve_window(*problem.window(*problem.overlap), problem.spec)
+        fit = solve_window(problem.window(*problem.overlap), problem.spec)
     return _checked(fit, max_shift, on_failure)
 
 
@@ -190,7 +220,10 @@ def _register_series(
 ) -> TransformSeries:
     """Register each slice along ``dim``; slices without enough data get no fit."""
     fits, errors = [], []
+    mask = options["moving_mask"]
     for i in range(moving.sizes[dim]):
+        if isinstance(mask, xr.DataArray) and dim in mask.dims:
+            options = {**options, "moving_mask": mask.isel({dim: i})}
         try:
             fits.append(register(moving.isel({dim: i}), fixed, **options))
             errors.append("")

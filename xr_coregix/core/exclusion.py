@@ -1,0 +1,150 @@
+"""Pixels kept out of the metric besides nodata: masks grown by a margin, and the cloud guard.
+
+Clouds, haze and changed ground are content that differs between the two rasters; when they sit
+at another place relative to the ground on each side (parallax, another date) a solve that sees
+them aligns them instead of the ground. Their soft edges are strong structure in an edge proxy,
+so a mask is grown by a margin before it excludes pixels.
+
+The cloud guard finds, without any mask, the pixels that are outliers on the cloud side of a band
+(bright in reflective bands, cold in thermal ones). Its threshold comes from the clear side of
+the histogram: the mode of the band (the ground, as long as it covers more of the scene than any
+one brightness of cloud) and the spread of the values on the side away from the clouds, which
+clouds do not reach. A mean and standard deviation would grow with the cloud cover and let the
+clouds through exactly when they matter.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import SimpleITK as sitk
+
+Side = Literal["bright", "cold"]
+SIDES = ("bright", "cold")
+SPREAD = 4.0  # the threshold lies this many clear-side quartile distances beyond the median
+MAX_ROUNDS = 50
+SAMPLE_PIXELS = 1 << 20  # most pixels the threshold is estimated from
+COLD_EVIDENCE = 3.0  # "auto" takes the cold side only when its outliers are this much more common
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` grown by ``radius`` pixels (ITK's discrete ball: radius 1 is the 3 x 3 square).
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        2-D.
+    radius : int
+        Pixels; 0 returns the mask as it is.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask = np.zeros((5, 5), bool); mask[2, 2] = True
+    >>> int(dilate(mask, 1).sum()), int(dilate(mask, 2).sum())
+    (9, 21)
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if radius <= 0 or not mask.any():
+        return mask
+    image = sitk.GetImageFromArray(mask.view(np.uint8))
+    grown = sitk.BinaryDilate(image, [int(radius)] * 2, sitk.sitkBall, 0, 1)
+    return sitk.GetArrayViewFromImage(grown).astype(bool)
+
+
+def _clipped_threshold(ascending: np.ndarray, spread: float) -> float | None:
+    """Upper threshold of sorted values: ``median + spread * (median - lower quartile)`` of the
+    values below it, found by iterating from all values down to the fixed point."""
+    count = ascending.size
+    threshold = np.inf
+    for _ in range(MAX_ROUNDS):
+        median = ascending[(count - 1) // 2]
+        quartile = ascending[(count - 1) // 4]
+        if not median > quartile:
+            return None
+        new = float(median + spread * (median - quartile))
+        count_new = int(np.searchsorted(ascending, new, side="right"))
+        if count_new == count:
+            return new
+        threshold, count = new, count_new
+    return threshold
+
+
+def cloud_threshold(sample: np.ndarray, side: Side, spread: float = SPREAD) -> float | None:
+    """The value beyond which a pixel of a band counts as cloud.
+
+    One-sided clipping from the clear side: the threshold lies ``spread`` times the distance
+    from the lower quartile to the median beyond the median, both taken over the pixels on
+    the clear side of the threshold itself (iterated to the fixed point). Clouds beyond it
+    do not move it, however many there are, as long as the ground is most of the scene.
+
+    Parameters
+    ----------
+    sample : numpy.ndarray
+        Valid values of the band (any shape; a subsample is enough).
+    side : {"bright", "cold"}
+        Where clouds lie: above (reflective bands) or below (thermal bands) the ground.
+    spread : float
+        Quartile distances between the median and the threshold.
+
+    Returns
+    -------
+    float or None
+        None when the band has no spread to measure from (e.g. a constant band).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> ground = rng.gamma(4.0, 500.0, 60_000) + 6000          # skewed, with a dark floor
+    >>> thresholds = []
+    >>> for cover in (0.05, 0.4):                              # brighter clouds, more of them
+    ...     clouds = rng.uniform(12000, 30000, int(60_000 * cover / (1 - cover)))
+    ...     thresholds.append(cloud_threshold(np.r_[ground, clouds], "bright"))
+    >>> [round(t, -2) for t in thresholds], round(float(np.mean(ground > thresholds[1])), 3)
+    ([9900.0, 9900.0], 0.045)
+    """
+    if side not in SIDES:
+        raise ValueError(f"side={side!r}: pass 'bright' or 'cold'")
+    sample = np.asarray(sample, dtype=np.float64).ravel()
+    if sample.size == 0:
+        return None
+    if side == "bright":
+        return _clipped_threshold(np.sort(sample), spread)
+    threshold = _clipped_threshold(np.sort(-sample), spread)
+    return None if threshold is None else -threshold
+
+
+def guard_side(sample: np.ndarray, spread: float = SPREAD) -> Side:
+    """The cloud side of a band whose kind is not known: ``"bright"``, unless outliers beyond
+    the cold threshold are ``COLD_EVIDENCE`` times as common as beyond the bright one (clouds in
+    a thermal band).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> ground = rng.normal(300.0, 2.0, 80_000)              # kelvin
+    >>> clouds = rng.uniform(230.0, 270.0, 20_000)           # cold cloud tops
+    >>> guard_side(np.r_[ground, clouds]), guard_side(ground)
+    ('cold', 'bright')
+    """
+    sample = np.asarray(sample, dtype=np.float64).ravel()
+    shares = {}
+    for side in SIDES:
+        threshold = cloud_threshold(sample, side, spread)
+        if threshold is None:
+            return "bright"
+        beyond = sample > threshold if side == "bright" else sample < threshold
+        shares[side] = float(np.mean(beyond))
+    return "cold" if shares["cold"] > COLD_EVIDENCE * max(shares["bright"], 1e-3) else "bright"
+
+
+def beyond(values: np.ndarray, threshold: float, side: Side) -> np.ndarray:
+    """Pixels of ``values`` on the cloud side of ``threshold``."""
+    return values > threshold if side == "bright" else values < threshold
