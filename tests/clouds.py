@@ -93,13 +93,15 @@ def _shifted(field: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return ndimage.shift(field, (rows, cols), order=0, mode="grid-wrap")
 
 
-def cloudy_scenes(ground: xr.DataArray, sky: Sky) -> tuple[xr.DataArray, xr.DataArray]:
-    """The ground as the fixed and the moving sides see it, both on the ground's own grid.
+def cloudy_scenes(ground: xr.DataArray, sky: Sky) -> tuple[xr.DataArray, ...]:
+    """The ground as the fixed and the moving sides see it, both on the ground's own grid, and
+    the quality masks of each (where a cloud or its shadow is thicker than one half).
 
     Returns
     -------
-    moving_scene, fixed_scene : xarray.DataArray
-        float64, 2-D. The moving scene still needs its misregistration (see :func:`cloudy_pair`).
+    moving_scene, fixed_scene, moving_mask, fixed_mask : xarray.DataArray
+        float64 and bool, 2-D. The moving side still needs its misregistration (see
+        :func:`cloudy_pair`).
     """
     values = np.asarray(ground.squeeze().values, dtype=np.float64)
     bright = float(np.percentile(values, 99.9)) * 1.6
@@ -121,19 +123,21 @@ def cloudy_scenes(ground: xr.DataArray, sky: Sky) -> tuple[xr.DataArray, xr.Data
         haze = cloud_opacity(shape, 0.5, 40.0, sky.seed + 3) * sky.haze
         moving = moving * (1 - haze) + bright * 0.6 * haze
     template = ground.squeeze(drop=True)
-    return template.copy(data=moving), template.copy(data=fixed)
-
-
-def cloud_share(ground: xr.DataArray, sky: Sky) -> float:
-    """Share of pixels under cloud thicker than one half on the fixed side."""
-    return float(
-        (cloud_opacity(ground.squeeze().shape, sky.cover, sky.scale, sky.seed) > 0.5).mean()
+    flagged = [op > 0.5 for op in (moving_op, fixed_op)]
+    if sky.shadow:
+        flagged[0] |= moving_shadow > 0.5
+        flagged[1] |= shadow_of(fixed_op) > 0.5
+    return (
+        template.copy(data=moving),
+        template.copy(data=fixed),
+        template.copy(data=flagged[0]),
+        template.copy(data=flagged[1]),
     )
 
 
 def cloudy_pair(
     ground: xr.DataArray, sky: Sky, truth: RigidTransform, grid: GeoBox, margin: int = 32
-) -> tuple[xr.DataArray, xr.DataArray]:
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray, xr.DataArray]:
     """A cloudy pair whose ground is misregistered by ``truth``.
 
     Parameters
@@ -153,10 +157,13 @@ def cloudy_pair(
     -------
     moving, fixed : xarray.DataArray
         float32 with NaN outside the moving scene, and the fixed side as float32.
+    moving_mask, fixed_mask : xarray.DataArray
+        Their quality masks (bool, True = cloud or shadow), as a cloud mask product flags them.
     """
     from synthetic import inner, misregister
 
-    moving_scene, fixed_scene = cloudy_scenes(ground, sky)
+    moving_scene, fixed_scene, moving_flag, fixed_flag = cloudy_scenes(ground, sky)
     moving = misregister(moving_scene, truth, grid)
+    moving_mask = misregister(moving_flag.astype(np.float32), truth, grid).fillna(0) > 0.5
     fixed = inner(fixed_scene, margin).astype(np.float32)
-    return moving, fixed
+    return moving, fixed, moving_mask, inner(fixed_flag, margin)

@@ -217,7 +217,8 @@ def _method(
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogram_bins)
     reg.SetMetricFixedMask(level.fixed_mask)
     reg.SetMetricMovingMask(level.moving_mask)
-    share = samples / level.fixed.GetNumberOfPixels()
+    # the lattice covers masked pixels too, whose samples the metric drops: aim at the valid ones
+    share = samples / max(1, level.fixed_valid)
     if share < 1.0:
         reg.SetMetricSamplingStrategy(reg.REGULAR)
         reg.SetMetricSamplingPercentage(share, SEED)
@@ -237,12 +238,14 @@ def _method(
 
 @dataclass(frozen=True)
 class _Level:
-    """Both images and masks of one pyramid level, as ITK images."""
+    """Both images and masks of one pyramid level, as ITK images, and how many fixed pixels
+    are valid."""
 
     fixed: sitk.Image
     fixed_mask: sitk.Image
     moving: sitk.Image
     moving_mask: sitk.Image
+    fixed_valid: int
 
     @classmethod
     def reduced(
@@ -271,6 +274,7 @@ class _Level:
             _to_itk(fok.astype(np.uint8), fbox),
             _to_itk(np.asarray(mv, dtype=np.float32), mbox),
             _to_itk(mok.astype(np.uint8), mbox),
+            int(np.count_nonzero(fok)),
         )
 
 

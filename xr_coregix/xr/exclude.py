@@ -48,12 +48,6 @@ def _squeezed(mask: xr.DataArray, name: str) -> xr.DataArray:
     return mask.transpose(ydim, xdim)
 
 
-def _covers(outer: GeoBox, inner: GeoBox) -> bool:
-    """Whether ``outer``'s footprint holds ``inner``'s, to a hundredth of a pixel."""
-    tolerance = 0.01 * max(abs(inner.resolution.x), abs(inner.resolution.y))
-    return outer.extent.buffer(tolerance).contains(inner.extent)
-
-
 def mask_on_grid(
     mask: MaskArg, obj: xr.DataArray | xr.Dataset, band: xr.DataArray, name: str
 ) -> xr.DataArray | None:
@@ -63,7 +57,7 @@ def mask_on_grid(
     ----------
     mask : xarray.DataArray, hashable or None
         A boolean DataArray (True = exclude) on ``band``'s grid or on any grid in its CRS that
-        covers it, or the name of a variable of ``obj`` (a Dataset).
+        overlaps it, or the name of a variable of ``obj`` (a Dataset).
     obj : xarray.DataArray or xarray.Dataset
         The raster the mask belongs to.
     band : xarray.DataArray
@@ -76,12 +70,13 @@ def mask_on_grid(
     xarray.DataArray or None
         Boolean, with ``band``'s dims and coords. A mask on a finer grid excludes a band pixel
         when any of its mask pixels is set; on a coarser one, the mask pixel the band pixel
-        centre falls in.
+        centre falls in. Band pixels outside the mask's footprint are not excluded (a 30 m
+        quality band may stop a row short of its 15 m panchromatic band).
 
     Raises
     ------
     CoregError, DataTypeError, CRSMismatchError, GridError
-        When ``mask`` is not a boolean 2-D raster in ``band``'s CRS covering it.
+        When ``mask`` is not a boolean 2-D raster in ``band``'s CRS overlapping it.
     """
     if mask is None:
         return None
@@ -99,13 +94,13 @@ def mask_on_grid(
             f"{name} is in {grid.crs} but its raster is in {target.crs}: reproject the mask "
             "first (nearest), e.g. mask.odc.reproject(raster.odc.geobox, resampling='nearest')"
         )
-    if not _covers(grid, target):
-        raise GridError(
-            f"{name} (bounds {tuple(round(v, 3) for v in grid.boundingbox)}) does not cover its "
-            f"raster (bounds {tuple(round(v, 3) for v in target.boundingbox)}): pass a mask of the "
-            "whole raster"
-        )
     rows, cols = covering_roi(grid, target)
+    if grid[rows, cols].is_empty():
+        raise GridError(
+            f"{name} (bounds {tuple(round(v, 3) for v in grid.boundingbox)}) does not overlap its "
+            f"raster (bounds {tuple(round(v, 3) for v in target.boundingbox)}): pass the mask of "
+            "that raster"
+        )
     if grid[rows, cols] == target:  # the same lattice, wider
         return mask[rows, cols].assign_coords(band.coords)
     finer = max(abs(grid.resolution.x), abs(grid.resolution.y)) < max(
