@@ -45,6 +45,9 @@ class Sky:
         Clouds cast shadows on the ground.
     haze : float
         Peak opacity of a smooth haze layer over the moving side (0: none).
+    clear_reference : bool
+        The fixed side has no clouds (a clear reference; the moving side's clouds are then those
+        of ``cover`` displaced by ``parallax``).
     scale : float
         Typical cloud size in pixels (the smoothing of the noise the field is cut from).
     seed : int
@@ -56,6 +59,7 @@ class Sky:
     independent: bool = False
     shadow: bool = True
     haze: float = 0.0
+    clear_reference: bool = False
     scale: float = 6.0
     seed: int = 0
 
@@ -116,6 +120,8 @@ def cloudy_scenes(ground: xr.DataArray, sky: Sky) -> tuple[xr.DataArray, ...]:
         moving_op, moving_rad = _shifted(fixed_op, dr, dc), _shifted(fixed_rad, dr, dc)
     shadow_of = (lambda op: _shifted(op, *SHADOW_OFFSET_PX)) if sky.shadow else (lambda op: None)
     fixed = _cloudy(values, fixed_op, fixed_rad, shadow_of(fixed_op))
+    if sky.clear_reference:
+        fixed, fixed_op = values, np.zeros_like(fixed_op)
     # parallax displaces the clouds, not their shadows on the ground; another date moves both
     moving_shadow = shadow_of(moving_op if sky.independent else fixed_op)
     moving = _cloudy(values, moving_op, moving_rad, moving_shadow)
@@ -126,7 +132,7 @@ def cloudy_scenes(ground: xr.DataArray, sky: Sky) -> tuple[xr.DataArray, ...]:
     flagged = [op > 0.5 for op in (moving_op, fixed_op)]
     if sky.shadow:
         flagged[0] |= moving_shadow > 0.5
-        flagged[1] |= shadow_of(fixed_op) > 0.5
+        flagged[1] |= shadow_of(fixed_op) > 0.5  # (none for a clear reference)
     return (
         template.copy(data=moving),
         template.copy(data=fixed),

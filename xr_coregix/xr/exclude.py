@@ -6,7 +6,6 @@ from collections.abc import Hashable
 
 import numpy as np
 import xarray as xr
-from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_reproject
 
 from ..core.grid import covering_roi
@@ -82,18 +81,18 @@ def mask_on_grid(
         return None
     mask = _squeezed(_as_dataarray(mask, obj, name), name)
     target = band.odc.geobox
-    if (
-        set(mask.dims) == set(band.dims)
-        and mask.shape == band.shape
-        and all(np.array_equal(mask[d].values, band[d].values) for d in band.dims)
-    ):
-        return mask.assign_coords(band.coords)
-    grid = geobox_of(mask, name)
-    if grid.crs != target.crs:
+    crs = mask.odc.crs
+    if crs is not None and crs != target.crs:
         raise CRSMismatchError(
-            f"{name} is in {grid.crs} but its raster is in {target.crs}: reproject the mask "
-            "first (nearest), e.g. mask.odc.reproject(raster.odc.geobox, resampling='nearest')"
+            f"{name} is in {crs} but its raster is in {target.crs}: reproject the mask first "
+            "(nearest), e.g. mask.odc.reproject(raster.odc.geobox, resampling='nearest')"
         )
+    if mask.shape == band.shape and all(
+        np.array_equal(mask[m].values, band[d].values)
+        for m, d in zip(mask.dims, band.dims, strict=True)
+    ):  # on the band's grid (a mask made from the band keeps its coordinates, if not its CRS)
+        return _plain(mask.rename(dict(zip(mask.dims, band.dims, strict=True))), band)
+    grid = geobox_of(mask, name)
     rows, cols = covering_roi(grid, target)
     if grid[rows, cols].is_empty():
         raise GridError(
@@ -102,7 +101,7 @@ def mask_on_grid(
             "that raster"
         )
     if grid[rows, cols] == target:  # the same lattice, wider
-        return mask[rows, cols].assign_coords(band.coords)
+        return _plain(mask[rows, cols], band)
     finer = max(abs(grid.resolution.x), abs(grid.resolution.y)) < max(
         abs(target.resolution.x), abs(target.resolution.y)
     )
@@ -113,4 +112,12 @@ def mask_on_grid(
         dst_nodata=0,
     )
     warped = warped.rename(dict(zip(spatial_dims(warped, name), band.dims, strict=True)))
-    return (warped > 0).assign_coords(band.coords)
+    return _plain(warped > 0, band)
+
+
+def _plain(mask: xr.DataArray, band: xr.DataArray) -> xr.DataArray:
+    """``mask`` with ``band``'s coordinates, and no attributes (no nodata: it is a mask)."""
+    out = mask.assign_coords(band.coords)
+    out.attrs = {}
+    out.encoding = {}
+    return out

@@ -178,14 +178,14 @@ def _solve_factor(fixed_box: GeoBox, solve_resolution: float | None) -> int:
     return max(1, round(solve_resolution / pixel_size(fixed_box)))
 
 
-GUARDS = (None, True, False, "auto", "bright", "cold")
+GUARDS = (True, False, "auto", "bright", "cold")
 
 
 def _check_guard(cloud_guard: bool | str) -> None:
     if not any(cloud_guard is g or (isinstance(g, str) and cloud_guard == g) for g in GUARDS):
         raise CoregError(
-            f"cloud_guard={cloud_guard!r}: pass None (on when no mask is given), True (or "
-            "'auto'), 'bright' (reflective bands), 'cold' (thermal bands) or False"
+            f"cloud_guard={cloud_guard!r}: pass True (or 'auto'), 'bright' (reflective bands), "
+            "'cold' (thermal bands) or False"
         )
 
 
@@ -300,14 +300,12 @@ class Problem:
             None if self.moving_mask is None else self.moving_mask[mrows, mcols],
         )
 
-    def guarded(self, cloud_guard: bool | str | None) -> Problem:
-        """The problem with the cloud guard's threshold of each band set (``cloud_guard`` False,
-        or None with a mask given: as it is). The thresholds come from a subsample of each band
-        over the overlap (read here), so that every chunk of a chunked solve uses the same
-        ones."""
+    def guarded(self, cloud_guard: bool | str) -> Problem:
+        """The problem with the cloud guard's threshold of each band set (``cloud_guard`` False:
+        as it is). The thresholds come from a subsample of each band over the overlap (read
+        here), so that every chunk of a chunked solve uses the same ones."""
         _check_guard(cloud_guard)
-        masked = self.fixed_mask is not None or self.moving_mask is not None
-        if cloud_guard is False or (cloud_guard is None and masked):
+        if cloud_guard is False:
             return self
         window = self.window(*self.overlap)
         exclusions = []
@@ -318,8 +316,10 @@ class Problem:
             step = max(1, math.ceil(math.sqrt(band.size / SAMPLE_PIXELS)))
             values = np.asarray(band[::step, ::step].values)
             sample = values[valid_mask(values, nodata)]
-            side = cloud_guard if isinstance(cloud_guard, str) and cloud_guard in SIDES else (
-                guard_side(sample)
+            side = (
+                cloud_guard
+                if isinstance(cloud_guard, str) and cloud_guard in SIDES
+                else (guard_side(sample))
             )
             threshold = cloud_threshold(sample, side)
             exclusions.append(replace(exclusion, threshold=threshold, side=side))

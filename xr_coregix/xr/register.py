@@ -65,7 +65,7 @@ def register(
     moving_mask: MaskArg = None,
     fixed_mask: MaskArg = None,
     mask_dilation: int = MASK_DILATION,
-    cloud_guard: bool | str | None = None,
+    cloud_guard: bool | str = True,
 ) -> RigidTransform | TransformSeries:
     """Estimate the rigid transform that aligns ``moving`` to ``fixed``.
 
@@ -121,12 +121,12 @@ def register(
         Reference pixels by which masked and guard-detected cloud pixels are grown before they
         are excluded (default 3): the soft, bright edges of clouds are the strongest structure
         of an edge proxy, and would otherwise pull the fit towards the clouds.
-    cloud_guard : bool, {"auto", "bright", "cold"} or None
+    cloud_guard : bool or {"auto", "bright", "cold"}
         Exclude the pixels of each registration band that are outliers on its cloud side:
-        brighter (reflective bands) or colder (thermal bands) than its clear ground. None
-        (default): on when no mask is given, off when one is (a quality mask knows clouds
-        better). ``True``/``"auto"`` takes the bright side unless cold outliers clearly
-        dominate; ``"bright"``/``"cold"`` choose it; ``False`` turns the guard off. The
+        brighter (reflective bands) or colder (thermal bands) than its clear ground, in addition
+        to any mask (it catches what a quality band misses). ``True``/``"auto"`` (default)
+        takes the bright side unless cold outliers clearly dominate; ``"bright"``/``"cold"``
+        choose it; ``False`` turns the guard off (bright ground that is not cloud). The
         threshold lies 4 times the distance from the lower quartile to the median beyond the
         median, both taken over the pixels on the clear side of the threshold itself (iterated),
         so that it does not grow with cloud cover. The share excluded is in

@@ -1,0 +1,187 @@
+"""The ground, not the clouds: cloudy pairs with an exact truth, and the real cloudy scene.
+
+Every pair of ``clouds.py`` shows the same real ground misregistered by a known rigid transform,
+under clouds that sit elsewhere relative to the ground on the moving side (parallax) or are
+another field altogether (another date), with shadows and haze. A fit that follows the clouds is
+off by the parallax; the residual asserted here is to the ground truth.
+"""
+
+import numpy as np
+import pytest
+import rioxarray
+from clouds import Sky, cloudy_pair
+from synthetic import DATA, inner, rigid
+
+import xr_coregix
+from xr_coregix import RegistrationError, RigidTransform, displacement_error
+
+# (cover, parallax in px (columns, rows)): the single solve on the 320 x 320 B4 crop
+PARALLAX = [
+    (0.02, (2, 0)),
+    (0.05, (12, 0)),
+    (0.1, (6, -4)),
+    (0.2, (15, 3)),
+    (0.4, (2, 2)),
+    (0.4, (15, 3)),
+]
+
+
+@pytest.fixture(scope="module")
+def grid(fixed):
+    return fixed.odc.geobox
+
+
+@pytest.fixture(scope="module")
+def truth(grid):
+    return rigid(2.3, 1.7, 0.6, grid)
+
+
+@pytest.mark.parametrize("cover,parallax", PARALLAX)
+def test_single_solve_keeps_to_the_ground(b4, grid, truth, cover, parallax):
+    moving, fixed, _, _ = cloudy_pair(b4, Sky(cover, parallax), truth, grid)
+    fit = xr_coregix.register(moving, fixed)
+    assert displacement_error(fit, truth, grid)[0] < 0.05
+    moving_share, fixed_share = fit.diagnostics.cloud_excluded
+    assert moving_share > cover * 0.8 and fixed_share > cover * 0.8  # the guard found them
+
+
+@pytest.mark.parametrize("cover,parallax", [(0.05, (12, 0)), (0.2, (15, 3))])
+def test_without_the_guard_the_clouds_win(b4, grid, truth, cover, parallax):
+    """What the guard is for: the same pairs, guard off, align the clouds."""
+    moving, fixed, _, _ = cloudy_pair(b4, Sky(cover, parallax), truth, grid)
+    fit = xr_coregix.register(moving, fixed, cloud_guard=False, on_failure="warn")
+    assert fit.diagnostics.cloud_excluded == (0.0, 0.0)
+    off = displacement_error(fit, truth, grid)[0]
+    assert abs(off - np.hypot(*parallax)) < 0.5, off  # off by the parallax
+
+
+@pytest.mark.parametrize(
+    "sky,bound",
+    [
+        (Sky(0.1, independent=True), 0.03),  # clouds and shadows of another date
+        (Sky(0.2, independent=True, seed=3), 0.04),
+        (Sky(0.4, independent=True), 0.07),  # shadows differ too: ground changed under them
+        (Sky(0.2, (12, 0), haze=0.3), 0.03),  # haze over the moving side
+        (Sky(0.1, (12, 0), shadow=False, scale=12.0), 0.03),  # large clouds, no shadows
+    ],
+)
+def test_other_dates_haze_and_large_clouds(b4, grid, truth, sky, bound):
+    moving, fixed, _, _ = cloudy_pair(b4, sky, truth, grid)
+    fit = xr_coregix.register(moving, fixed)
+    assert displacement_error(fit, truth, grid)[0] < bound
+
+
+@pytest.fixture(scope="module")
+def pan_grid(b8):
+    return inner(b8, 64).odc.geobox
+
+
+@pytest.mark.parametrize("cover,parallax", [(0.05, (6, 0)), (0.2, (15, 3)), (0.4, (6, 0))])
+@pytest.mark.parametrize("split_factor", [2, 3])
+def test_chunked_keeps_to_the_ground(b8, pan_grid, cover, parallax, split_factor):
+    truth = rigid(2.3, 1.7, 0.4, pan_grid)
+    sky = Sky(cover, parallax, scale=10.0)
+    moving, fixed, _, _ = cloudy_pair(b8, sky, truth, pan_grid, margin=64)
+    fit = xr_coregix.register(moving, fixed, split_factor=split_factor)
+    assert displacement_error(fit, truth, pan_grid)[0] < 0.05
+    chunks = fit.diagnostics.chunks
+    assert all(c.status == "ok" for c in chunks)
+    assert min(c.clear_share for c in chunks) < 0.9  # cloudy chunks, kept: solved on the ground
+
+
+@pytest.mark.parametrize(
+    "sky", [Sky(0.2, (15, 3), scale=10.0), Sky(0.4, (6, 0), scale=10.0), Sky(0.4, independent=True)]
+)
+@pytest.mark.parametrize("split_factor", [0, 3])
+def test_quality_masks(b8, pan_grid, sky, split_factor):
+    """Masks as a cloud product flags them (cloud and shadow thicker than one half): the guard
+    stays off, the masks alone keep the clouds out."""
+    truth = rigid(2.3, 1.7, 0.4, pan_grid)
+    moving, fixed, moving_mask, fixed_mask = cloudy_pair(b8, sky, truth, pan_grid, margin=64)
+    fit = xr_coregix.register(
+        moving, fixed, moving_mask=moving_mask, fixed_mask=fixed_mask, split_factor=split_factor
+    )
+    bound = 0.02 if sky.cover <= 0.2 else 0.04
+    assert displacement_error(fit, truth, pan_grid)[0] < bound
+
+
+@pytest.mark.parametrize("cover", [0.2, 0.4])
+def test_one_mask_suffices_against_a_clear_reference(b8, pan_grid, cover):
+    """A cloudy scene registered to a clear reference: its own mask is all it takes."""
+    truth = rigid(2.3, 1.7, 0.4, pan_grid)
+    sky = Sky(cover, (0, 0), clear_reference=True, scale=10.0)
+    moving, fixed, moving_mask, fixed_mask = cloudy_pair(b8, sky, truth, pan_grid, margin=64)
+    assert not fixed_mask.any()
+    fit = xr_coregix.register(moving, fixed, moving_mask=moving_mask, cloud_guard=False)
+    assert displacement_error(fit, truth, pan_grid)[0] < 0.02
+    moving_share, fixed_share = fit.diagnostics.cloud_excluded
+    assert moving_share > cover and fixed_share == 0.0
+
+
+def test_two_layers_are_refused_not_averaged(b8, pan_grid):
+    """Guard off, 5 % cloud displaced 6 px: the chunks split into a cloud layer and a ground
+    layer, all of them clear as far as anything can tell. Refused, naming both."""
+    truth = rigid(2.3, 1.7, 0.4, pan_grid)
+    moving, fixed, _, _ = cloudy_pair(b8, Sky(0.05, (6, 0), scale=10.0), truth, pan_grid, 64)
+    with pytest.raises(RegistrationError, match="two coherent layers") as err:
+        xr_coregix.register(moving, fixed, split_factor=3, cloud_guard=False)
+    message = str(err.value)
+    assert message.count("chunks (") == 2 and "cloud mask" in message
+
+
+def test_thermal_clouds_are_cold(b4, grid, truth):
+    """A band where clouds are cold (thermal infrared): the guard finds them on the cold side
+    by itself; told to look on the bright side, it misses them and the clouds win."""
+    moving, fixed, _, _ = cloudy_pair(b4, Sky(0.2, (12, 0), shadow=False), truth, grid)
+    moving, fixed = 40000.0 - moving, 40000.0 - fixed  # bright clouds become cold ones
+    fit = xr_coregix.register(moving, fixed)
+    assert displacement_error(fit, truth, grid)[0] < 0.05
+    assert min(fit.diagnostics.cloud_excluded) > 0.15
+    wrong = xr_coregix.register(moving, fixed, cloud_guard="bright", on_failure="warn")
+    assert displacement_error(wrong, truth, grid)[0] > 5
+
+
+def test_clear_pairs_lose_nothing(b4, grid, truth):
+    """Without clouds the guard finds next to nothing and the fit is as exact as without it."""
+    moving, fixed, _, _ = cloudy_pair(b4, Sky(0.0, shadow=False), truth, grid)
+    guarded = xr_coregix.register(moving, fixed)
+    plain = xr_coregix.register(moving, fixed, cloud_guard=False)
+    assert displacement_error(guarded, truth, grid)[0] < 0.02
+    assert displacement_error(plain, truth, grid)[0] < 0.02
+    assert max(guarded.diagnostics.cloud_excluded) < 0.06  # the crop's own bright clouds
+
+
+def _scene(band):
+    return rioxarray.open_rasterio(DATA / f"scene_{band}.tif")
+
+
+def _centre_shift(fit, grid):
+    """Pixels by which ``fit`` moves the centre of ``grid``."""
+    cx, cy = grid.affine @ (grid.shape[1] / 2, grid.shape[0] / 2)
+    x, y = fit(cx, cy)
+    return float(np.hypot(x - cx, y - cy)) / abs(grid.resolution.x)
+
+
+@pytest.mark.parametrize("band", ["B3", "B5", "B8"])
+def test_real_bands_without_a_mask(band):
+    """The Landsat 8 bands are co-registered on the ground; the clouds of this scene are offset
+    between bands by parallax (B8: 1.6 px). No mask given: the guard keeps the fit on the
+    ground at the centre. (The rotation is less well held: see docs/howto/clouds.md.)"""
+    fixed, moving = _scene("B4"), _scene(band)
+    grid = fixed.odc.geobox
+    assert _centre_shift(xr_coregix.register(moving, fixed), grid) < 0.15
+    if band == "B8":  # the clouds' offset, without the guard
+        plain = xr_coregix.register(moving, fixed, cloud_guard=False)
+        assert _centre_shift(plain, grid) > 0.5
+
+
+@pytest.mark.parametrize("band", ["B3", "B5", "B8"])
+def test_real_bands_with_the_quality_band(band):
+    """The scene's own BQA (cloud and cirrus, medium confidence or more), given for both bands
+    (one scene, one quality band): every band within 0.15 px of B4 over the whole scene."""
+    fixed, moving = _scene("B4"), _scene(band)
+    grid = fixed.odc.geobox
+    clouds = xr_coregix.landsat_qa_mask(_scene("BQA"), layout="pre-collection")
+    fit = xr_coregix.register(moving, fixed, moving_mask=clouds, fixed_mask=clouds)
+    assert displacement_error(fit, RigidTransform.identity(), grid)[0] < 0.15
+    assert fit.diagnostics.cloud_excluded[1] > 0.3  # the flags, dilated
