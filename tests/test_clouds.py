@@ -175,13 +175,16 @@ def test_real_bands_without_a_mask(band):
         assert _centre_shift(plain, grid) > 0.5
 
 
-@pytest.mark.parametrize("band", ["B3", "B5", "B8"])
-def test_real_bands_with_the_quality_band(band):
+@pytest.mark.parametrize("band,bound", [("B3", 0.15), ("B5", 0.22), ("B8", 0.15)])
+def test_real_bands_with_the_quality_band(band, bound):
     """The scene's own BQA (cloud and cirrus, medium confidence or more), given for both bands
-    (one scene, one quality band): every band within 0.15 px of B4 over the whole scene."""
+    (one scene, one quality band): B3 and B8 within 0.15 px of B4 over the whole scene. NIR
+    against red is not held to that: on the scene's clear strips alone (no cloud at all) B5
+    comes out 0.12 px (north) to 0.19 px (south) from B4, edges of vegetation being placed
+    differently in the two bands."""
     fixed, moving = _scene("B4"), _scene(band)
     grid = fixed.odc.geobox
     clouds = xr_coregix.landsat_qa_mask(_scene("BQA"), layout="pre-collection")
     fit = xr_coregix.register(moving, fixed, moving_mask=clouds, fixed_mask=clouds)
-    assert displacement_error(fit, RigidTransform.identity(), grid)[0] < 0.15
+    assert displacement_error(fit, RigidTransform.identity(), grid)[0] < bound
     assert fit.diagnostics.cloud_excluded[1] > 0.3  # the flags, dilated

@@ -9,12 +9,15 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import rasterio.errors
 
 from .errors import CoregError
 from .io import AGAIN, CHUNK, open_raster, write_geotiff
+from .masks_io import MASK_KINDS, open_mask
 from .pipeline import align_image_pair
+from .xr.register import MASK_DILATION
 from .xr.trim import trim_edge_invalid
 from .xr.warp import GRIDS
 
@@ -24,6 +27,27 @@ def _resolutions(text: str) -> list[float | None]:
     if not values or any(v < 0 for v in values):
         raise argparse.ArgumentTypeError("a comma-separated list of sizes >= 0 (0: native)")
     return [v or None for v in values]
+
+
+def _dilation(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of pixels, 0 or more")
+    return value
+
+
+CLOUD_GUARDS = {"auto": True, "bright": "bright", "cold": "cold", "off": False}
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad flags end as one line on stderr (``prog: error: ...``) and exit status 2, as bad
+    values do."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
 
 
 def _add_trim_flags(parser: argparse.ArgumentParser, prefix: str) -> None:
@@ -49,7 +73,7 @@ def _add_trim_flags(parser: argparse.ArgumentParser, prefix: str) -> None:
 
 def align_parser() -> argparse.ArgumentParser:
     """The ``align-image-pair`` argument parser."""
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog="align-image-pair",
         description="Coregister a moving (source) raster to a fixed (reference) raster and "
         "write the aligned GeoTIFF. Prints the fitted transform as JSON.",
@@ -100,6 +124,35 @@ def align_parser() -> argparse.ArgumentParser:
         "--max-shift", type=float, default=50.0, help="largest believable shift, pixels (50)"
     )
     p.add_argument("--progress", action=bool_flag, default=None, help="default: on a terminal")
+    masks = p.add_argument_group("cloud and quality masks")
+    for side in ("moving", "fixed"):
+        masks.add_argument(
+            f"--{side}-mask",
+            metavar="PATH|band:N",
+            help=f"pixels of the {side} image to keep out of the fit: a mask raster, or band N "
+            "(0-based) of the image itself",
+        )
+    for side in ("moving", "fixed"):
+        masks.add_argument(
+            f"--{side}-mask-kind",
+            choices=MASK_KINDS,
+            default=MASK_KINDS[0],
+            help=f"how --{side}-mask values read: nonzero excludes (default), or a QA layout",
+        )
+    masks.add_argument(
+        "--mask-dilation",
+        type=_dilation,
+        default=MASK_DILATION,
+        metavar="N",
+        help=f"grow masked and guard clouds by N reference pixels (default {MASK_DILATION})",
+    )
+    masks.add_argument(
+        "--cloud-guard",
+        choices=tuple(CLOUD_GUARDS),
+        default="auto",
+        help="also exclude each band's outliers on the cloud side: auto (default), bright "
+        "(reflective bands), cold (thermal bands) or off",
+    )
     return p
 
 
@@ -125,6 +178,19 @@ def align_main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHE_MB)
 
     def work() -> int:
+        # check the masks first, so that their errors name the flags
+        for side in ("moving", "fixed"):
+            mask, kind = getattr(args, f"{side}_mask"), getattr(args, f"{side}_mask_kind")
+            if mask is not None or kind != MASK_KINDS[0]:
+                image = getattr(args, f"{side}_image")
+                open_mask(
+                    mask,
+                    kind,
+                    open_raster(image, f"--{side}-image", chunks=CHUNK),
+                    name=f"--{side}-mask",
+                    kind_name=f"--{side}-mask-kind",
+                    image_name=f"--{side}-image",
+                )
         result = align_image_pair(
             args.moving_image,
             args.fixed_image,
@@ -153,6 +219,12 @@ def align_main(argv: Sequence[str] | None = None) -> int:
             max_shift=args.max_shift,
             plot=args.plot,
             progress=sys.stderr.isatty() if args.progress is None else args.progress,
+            moving_mask=args.moving_mask,
+            fixed_mask=args.fixed_mask,
+            moving_mask_kind=args.moving_mask_kind,
+            fixed_mask_kind=args.fixed_mask_kind,
+            mask_dilation=args.mask_dilation,
+            cloud_guard=CLOUD_GUARDS[args.cloud_guard],
         )
         record = {"output_image_path": str(result.output_image_path), **result.fit.to_dict()}
         print(json.dumps(record, indent=2))

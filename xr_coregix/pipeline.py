@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 from .core.transform import RigidTransform
 from .errors import CoregError
 from .io import AGAIN, CHUNK, atomic_path, check_target, open_raster, write_geotiff
-from .xr.register import register
+from .masks_io import check_kind, open_mask
+from .xr.register import MASK_DILATION, register
 from .xr.trim import trim_edge_invalid as trim_edges
 from .xr.warp import GRIDS, apply
 
@@ -82,6 +83,12 @@ def align_image_pair(
     max_shift: float = 50.0,
     plot: str | os.PathLike[str] | None = None,
     progress: bool = False,
+    moving_mask: str | os.PathLike[str] | None = None,
+    fixed_mask: str | os.PathLike[str] | None = None,
+    moving_mask_kind: str = "nonzero",
+    fixed_mask_kind: str = "nonzero",
+    mask_dilation: int = MASK_DILATION,
+    cloud_guard: bool | str = True,
 ) -> AlignmentResult:
     """Coregister the raster at ``moving_image_path`` to ``fixed_image_path`` and write it.
 
@@ -135,6 +142,25 @@ def align_image_pair(
         Also write a before/after comparison figure (PNG; needs matplotlib) there.
     progress : bool
         Show progress bars (on standard error) while registering and while writing.
+    moving_mask, fixed_mask : path-like or str, optional
+        Cloud, shadow or quality masks, kept out of the metric: a single-band raster file in
+        the input's CRS, on its grid or on any grid that overlaps it (a finer or coarser quality
+        band is put on the input's grid by :func:`register`), or ``"band:N"``, band ``N``
+        (0-based, as ``band_index`` counts) of that input image itself. Only pixels clear in
+        both rasters count, so one mask suffices when the other raster has none.
+    moving_mask_kind, fixed_mask_kind : str
+        How each mask's values become "exclude": ``"nonzero"`` (default; any nonzero value
+        excludes, the file's nodata pixels do not), ``"landsat-qa-pixel"`` (Landsat
+        Collection 2 ``QA_PIXEL``), ``"landsat-bqa"`` (Landsat 8 Collection 1 ``BQA``),
+        ``"landsat-bqa-pre"`` (Landsat 8 pre-collection ``BQA``), each read by
+        :func:`landsat_qa_mask` (clouds, cirrus and cloud shadows of medium confidence or
+        more), or ``"scl"`` (Sentinel-2 L2A scene classification, read by :func:`scl_mask`).
+    mask_dilation : int
+        Reference pixels by which masked and cloud-guard pixels are grown (default 3).
+    cloud_guard : bool or {"auto", "bright", "cold"}
+        Also exclude the pixels of each registration band that are outliers on its cloud side
+        (see :func:`register`): ``True``/``"auto"`` (default) picks the side, ``"bright"``
+        (reflective bands) or ``"cold"`` (thermal bands) chooses it, ``False`` turns it off.
     temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
         Accepted for coregix compatibility. xr_coregix keeps no temporary folder, always solves
         over the overlap, and always uses only pixels valid in both rasters.
@@ -160,6 +186,8 @@ def align_image_pair(
     grid = output_grid or ("source" if output_on_moving_grid else "reference")
     if grid not in GRIDS:
         raise CoregError(f"output_grid={grid!r}: choose one of {GRIDS}")
+    check_kind(moving_mask_kind, "moving_mask_kind")
+    check_kind(fixed_mask_kind, "fixed_mask_kind")
     for target in (output_image_path, transform_out, plot):
         if target is not None:
             check_target(Path(target))
@@ -167,6 +195,20 @@ def align_image_pair(
     fixed_band = band_index if fixed_band_index is None else fixed_band_index
     moving = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK)
     fixed = open_raster(fixed_image_path, "fixed_image_path", chunks=CHUNK)
+    masks = {
+        side: open_mask(
+            mask,
+            kind,
+            image,
+            name=f"{side}_mask",
+            kind_name=f"{side}_mask_kind",
+            image_name=f"{side}_image_path",
+        )
+        for side, mask, kind, image in (
+            ("moving", moving_mask, moving_mask_kind, moving),
+            ("fixed", fixed_mask, fixed_mask_kind, fixed),
+        )
+    }
     with _progress(progress):
         fit = register(
             moving,
@@ -180,6 +222,10 @@ def align_image_pair(
             solve_resolution=_solve_resolution(solve_resolution, solve_resolutions),
             split_factor=split_factor,
             max_shift=max_shift,
+            moving_mask=masks["moving"],
+            fixed_mask=masks["fixed"],
+            mask_dilation=mask_dilation,
+            cloud_guard=cloud_guard,
         )
 
     def aligned_from(raster: Any) -> Any:

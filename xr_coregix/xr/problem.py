@@ -15,6 +15,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from ..core.exclusion import SAMPLE_PIXELS, SIDES, beyond, cloud_threshold, dilate, guard_side
+from ..core.fill import fill_invalid
 from ..core.grid import covering_roi
 from ..core.proxy import edge_proxy as make_edge_proxy
 from ..core.pyramid import block_reduce
@@ -104,8 +105,11 @@ def _solve_image(
     valid &= ~cloud
     del cloud
     values, valid, box = block_reduce(values, valid, gbox, factor)
+    # holes filled from their neighbours: no stencil and no interpolation sees them as edges
+    values = fill_invalid(values, valid)
     if edge_proxy:
-        values, valid = make_edge_proxy(values, valid)
+        values, inside = make_edge_proxy(values, np.ones(valid.shape, bool))
+        valid &= inside  # the array's border has no stencil
     return SolveImage(values, valid, box), share
 
 
