@@ -118,15 +118,34 @@ def test_one_mask_suffices_against_a_clear_reference(b8, pan_grid, cover):
     assert moving_share > cover and fixed_share == 0.0
 
 
-def test_two_layers_are_refused_not_averaged(b8, pan_grid):
-    """Guard off, 5 % cloud displaced 6 px: the chunks split into a cloud layer and a ground
-    layer, all of them clear as far as anything can tell. Refused, naming both."""
+@pytest.fixture(scope="module")
+def half_cloudy(b8, pan_grid):
+    """Clouds displaced 8 px over the western half of the scene, the eastern half clear."""
     truth = rigid(2.3, 1.7, 0.4, pan_grid)
-    moving, fixed, _, _ = cloudy_pair(b8, Sky(0.05, (6, 0), scale=10.0), truth, pan_grid, 64)
+    sky = Sky(0.2, (8, 0), shadow=False, scale=10.0)
+    cloudy_moving, cloudy_fixed, _, _ = cloudy_pair(b8, sky, truth, pan_grid, 64)
+    moving, fixed, _, _ = cloudy_pair(b8, Sky(0.0, shadow=False), truth, pan_grid, 64)
+    west = fixed.x < fixed.x[320]
+    return cloudy_moving.where(west, moving), cloudy_fixed.where(west, fixed), truth
+
+
+@pytest.mark.parametrize("split_factor", [2, 3])
+def test_two_layers_are_refused_not_averaged(half_cloudy, split_factor):
+    """Guard off: the western chunks follow the clouds, the eastern ones the ground, and all
+    of them are clear as far as anything can tell. Refused, naming both layers."""
+    moving, fixed, _ = half_cloudy
     with pytest.raises(RegistrationError, match="two coherent layers") as err:
-        xr_coregix.register(moving, fixed, split_factor=3, cloud_guard=False)
+        xr_coregix.register(moving, fixed, split_factor=split_factor, cloud_guard=False)
     message = str(err.value)
-    assert message.count("chunks (") == 2 and "cloud mask" in message
+    assert message.count("chunks (") == 2 and "(-5.69, +1.7" in message  # the clouds: 8 px
+    assert "cloud mask" in message
+
+
+def test_half_cloudy_with_the_guard(half_cloudy, pan_grid):
+    moving, fixed, truth = half_cloudy
+    fit = xr_coregix.register(moving, fixed, split_factor=3)
+    assert displacement_error(fit, truth, pan_grid)[0] < 0.03
+    assert all(c.status == "ok" for c in fit.diagnostics.chunks)
 
 
 def test_thermal_clouds_are_cold(b4, grid, truth):

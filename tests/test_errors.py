@@ -135,7 +135,8 @@ def test_bad_arguments(fixed, kwargs, match):
 
 def test_sheared_grid(fixed):
     sheared = GeoBox((320, 320), Affine(30, 10, 456000, 0, -30, 3400000), "EPSG:32616")
-    from xr_coregix.core.solve import SolveImage, solve
+    from xr_coregix.core.images import SolveImage
+    from xr_coregix.core.solve import solve
 
     image = SolveImage(np.ones((320, 320), np.float32), np.ones((320, 320), bool), sheared)
     with pytest.raises(GridError, match="sheared"):

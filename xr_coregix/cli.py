@@ -6,17 +6,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
 import rasterio.errors
 
 from .errors import CoregError
-from .io import AGAIN, CHUNK, open_raster, write_geotiff
+from .io import AGAIN, CHUNK, check_target, open_raster, signals_end_the_process, write_geotiff
 from .masks_io import MASK_KINDS, open_mask
-from .pipeline import align_image_pair
+from .pipeline import RESAMPLINGS, align_image_pair, same_file
 from .xr.register import MASK_DILATION
 from .xr.trim import trim_edge_invalid
 from .xr.warp import GRIDS
@@ -48,6 +49,42 @@ class _OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
+
+
+def with_flags(message: str, flags: Mapping[str, str]) -> str:
+    """``message`` (from the library) with the keyword names in it replaced by the flags of
+    ``flags`` (keyword -> flag): ``split_factor=40`` becomes ``--split-factor 40``,
+    ``on_failure='warn'`` ``--on-failure warn``, ``output_image_path 'a.tif'``
+    ``--output-image 'a.tif'``. A name without an underscore (``plot``) is replaced only in
+    those two forms; text inside a path (after a quote, a slash or a dot) never is.
+
+    Examples
+    --------
+    >>> flags = {"on_failure": "--on-failure", "plot": "--plot"}
+    >>> with_flags("pass on_failure='warn' to see the plot", flags)
+    'pass --on-failure warn to see the plot'
+    >>> with_flags("plot 'on_failure.png' is a folder", flags)
+    "--plot 'on_failure.png' is a folder"
+    """
+    if not flags:
+        return message
+    names = "|".join(re.escape(n) for n in sorted(flags, key=len, reverse=True))
+    pattern = re.compile(
+        rf"(?<![\w'\"/.-])(?P<name>{names})(?![\w-])"
+        rf"(?:=(?P<value>'[^']*'|[^\s,;:)]*[^\s,;:).]))?"
+    )
+
+    def flag(match: re.Match[str]) -> str:
+        name, value = match["name"], match["value"]
+        if value is not None:
+            if value.startswith("'") and " " not in value:
+                value = value[1:-1]
+            return f"{flags[name]} {value}"
+        if "_" in name or match.string.startswith(" '", match.end()):
+            return flags[name]
+        return match[0]
+
+    return pattern.sub(flag, message)
 
 
 def _add_trim_flags(parser: argparse.ArgumentParser, prefix: str) -> None:
@@ -119,11 +156,23 @@ def align_parser() -> argparse.ArgumentParser:
     p.add_argument("--transform-out", help="also write the fit as JSON to this file")
     p.add_argument("--cog", action="store_true", help="write a Cloud Optimized GeoTIFF")
     p.add_argument("--plot", help="also write a before/after comparison PNG (needs matplotlib)")
-    p.add_argument("--resampling", default="bilinear", help="bilinear (default), nearest, ...")
+    p.add_argument(
+        "--resampling",
+        default="bilinear",
+        metavar="NAME",
+        help=f"bilinear (default), nearest for categories, or {', '.join(RESAMPLINGS[2:])}",
+    )
     p.add_argument(
         "--max-shift", type=float, default=50.0, help="largest believable shift, pixels (50)"
     )
     p.add_argument("--progress", action=bool_flag, default=None, help="default: on a terminal")
+    p.add_argument(
+        "--on-failure",
+        choices=("raise", "warn"),
+        default="raise",
+        help="a fit that fails a reliability check: exit 2 and write nothing (raise, default), "
+        "or write it and print a warning (warn)",
+    )
     masks = p.add_argument_group("cloud and quality masks")
     for side in ("moving", "fixed"):
         masks.add_argument(
@@ -156,17 +205,28 @@ def align_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run(func: Callable[[], int], prog: str) -> int:
-    """Run a command, turning bad input into one line on stderr and exit status 2."""
-    # rasterio's in-memory warp datasets, made in several threads at once, now and then warn
-    # that one has no geotransform; the warped values are right (tests/test_blockwarp.py)
-    warnings.filterwarnings("ignore", category=rasterio.errors.NotGeoreferencedWarning)
-    try:
-        return func()
-    except (CoregError, rasterio.errors.RasterioError, OSError) as err:
-        message = " ".join(str(err).split())
-        print(f"{prog}: error: {message}", file=sys.stderr)
-        return 2
+def _run(func: Callable[[], int], prog: str, flags: Mapping[str, str] | None = None) -> int:
+    """Run a command, turning bad input into one line on stderr and exit status 2, and each
+    warning into one line on stderr; the keyword names in messages become the flags of
+    ``flags`` (:func:`with_flags`). SIGINT and SIGTERM end the process (removing any partial
+    output) with the signal's exit status."""
+    flags = flags or {}
+
+    def one_line(message: object, category: type, *args: object, **kwargs: object) -> None:
+        text = with_flags(" ".join(str(message).split()), flags)
+        print(f"{prog}: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings(), signals_end_the_process():
+        # rasterio's in-memory warp datasets, made in several threads at once, now and then
+        # warn that one has no geotransform; the warped values are right (test_blockwarp.py)
+        warnings.filterwarnings("ignore", category=rasterio.errors.NotGeoreferencedWarning)
+        warnings.showwarning = one_line
+        try:
+            return func()
+        except (CoregError, rasterio.errors.RasterioError, OSError) as err:
+            message = with_flags(" ".join(str(err).split()), flags)
+            print(f"{prog}: error: {message}", file=sys.stderr)
+            return 2
 
 
 GDAL_CACHE_MB = "256"  # GDAL's block cache defaults to 5 % of RAM; the user's setting wins
@@ -225,17 +285,52 @@ def align_main(argv: Sequence[str] | None = None) -> int:
             fixed_mask_kind=args.fixed_mask_kind,
             mask_dilation=args.mask_dilation,
             cloud_guard=CLOUD_GUARDS[args.cloud_guard],
+            on_failure=args.on_failure,
         )
         record = {"output_image_path": str(result.output_image_path), **result.fit.to_dict()}
         print(json.dumps(record, indent=2))
         return 0
 
-    return _run(work, "align-image-pair")
+    return _run(work, "align-image-pair", _align_flags(args))
+
+
+def _align_flags(args: argparse.Namespace) -> dict[str, str]:
+    """The flag of each keyword of :func:`align_image_pair` (and of ``register``) that library
+    messages name."""
+    flags = {
+        "moving_image_path": "--moving-image",
+        "fixed_image_path": "--fixed-image",
+        "output_image_path": "--output-image",
+        "transform_out": "--transform-out",
+        "plot": "--plot",
+        "resampling": "--resampling",
+        "moving_nodata": "--moving-nodata",
+        "fixed_nodata": "--fixed-nodata",
+        "output_nodata": "--output-nodata",
+        "min_valid_fraction": "--min-valid-fraction",
+        "solve_resolution": "--solve-resolution",
+        "solve_resolutions": "--solve-resolutions",
+        "split_factor": "--split-factor",
+        "max_shift": "--max-shift",
+        "on_failure": "--on-failure",
+        "output_grid": "--output-grid",
+        "edge_trim_depth": "--edge-trim-depth",
+        "edge_trim_detection_band_index": "--edge-trim-detection-band-index",
+        "moving_mask": "--moving-mask",
+        "fixed_mask": "--fixed-mask",
+        "moving_mask_kind": "--moving-mask-kind",
+        "fixed_mask_kind": "--fixed-mask-kind",
+        "mask_dilation": "--mask-dilation",
+    }
+    for side in ("moving", "fixed"):  # the band flag the user typed
+        own = getattr(args, f"{side}_band_index") is not None
+        flags[f"{side}_band"] = f"--{side}-band-index" if own else "--band-index"
+    return flags
 
 
 def trim_parser() -> argparse.ArgumentParser:
     """The ``trim-edge-invalid`` argument parser."""
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog="trim-edge-invalid",
         description="Set to nodata the pixels within a depth of the invalid area connected to "
         "a raster's exterior (border artefacts of warped rasters).",
@@ -256,22 +351,36 @@ def trim_main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHE_MB)
     if not args.in_place and not args.output_image:
         parser.error("--output-image is required unless --in-place")
+    if args.in_place and args.output_image and not same_file(args.output_image, args.input_image):
+        parser.error("--in-place replaces --input-image: pass --output-image or --in-place")
 
     def work() -> int:
+        out = args.input_image if args.in_place else args.output_image
+        if not args.in_place and same_file(out, args.input_image):
+            raise CoregError(
+                f"--output-image {out!r} is the same file as --input-image "
+                f"{args.input_image!r}: pass --in-place to replace the input, or choose "
+                "another path"
+            )
+        check_target(out, "--input-image" if args.in_place else "--output-image")
         da = open_raster(args.input_image, "--input-image", chunks=CHUNK)
         again = open_raster(args.input_image, "--input-image", chunks=CHUNK, name_prefix=AGAIN)
         trimmed = trim_edge_invalid(
             da,
             first_pass=again,
             depth=args.edge_depth,
-            detection_band=args.edge_detection_band_index,
+            detection_band={"position": args.edge_detection_band_index},
             invalid_below=args.edge_invalid_below,
             invalid_above=args.edge_invalid_above,
             nodata=args.nodata_value,
         )
-        out = args.input_image if args.in_place else args.output_image
         write_geotiff(trimmed, out, cog=args.cog)
         print(json.dumps({"output_image_path": out, "nodata": float(trimmed.rio.nodata)}))
         return 0
 
-    return _run(work, "trim-edge-invalid")
+    flags = {
+        "depth": "--edge-depth",
+        "detection_band": "--edge-detection-band-index",
+        "nodata": "--nodata-value",
+    }
+    return _run(work, "trim-edge-invalid", flags)

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import rasterio.warp
+
 from .core.transform import RigidTransform
 from .errors import CoregError
-from .io import AGAIN, CHUNK, atomic_path, check_target, open_raster, write_geotiff
-from .masks_io import check_kind, open_mask
+from .io import (
+    AGAIN,
+    CHUNK,
+    RasterIOError,
+    atomic_path,
+    check_target,
+    open_raster,
+    write_geotiff,
+)
+from .masks_io import BAND_PREFIX, check_kind, open_mask
+from .xr.bands import select_band
+from .xr.masks import check_nodata
 from .xr.register import MASK_DILATION, register
+from .xr.trim import check_depth
 from .xr.trim import trim_edge_invalid as trim_edges
 from .xr.warp import GRIDS, apply
 
 PROGRESS_AFTER_SECONDS = 0.5  # steps shorter than this show no bar
+# the resampling names GDAL's warp takes (rasterio.warp.reproject, as odc.geo calls it)
+RESAMPLINGS = tuple(r.name for r in rasterio.warp.SUPPORTED_RESAMPLING)
 
 
 class AlignmentResult(NamedTuple):
@@ -47,6 +63,53 @@ def _solve_resolution(
         raise CoregError("pass solve_resolution or solve_resolutions, not both")
     finest = list(solve_resolutions)[-1] if solve_resolutions else None
     return None if not finest else float(finest)
+
+
+def check_resampling(resampling: str, name: str = "resampling") -> None:
+    """Raise :class:`CoregError` unless ``resampling`` names one of :data:`RESAMPLINGS`."""
+    if not (isinstance(resampling, str) and resampling.lower() in RESAMPLINGS):
+        raise CoregError(f"{name}={resampling!r}: choose one of {', '.join(RESAMPLINGS)}")
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one file: the same path once resolved (``./a.tif`` and
+    ``a.tif``, symlinks), or, when both exist, the same file (hard links)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet)
+        return False
+
+
+def check_distinct(
+    inputs: Mapping[str, str | os.PathLike[str] | None],
+    outputs: Mapping[str, str | os.PathLike[str] | None],
+) -> None:
+    """Raise :class:`RasterIOError` when an output would replace an input or another output.
+
+    Both map the argument names (for the message) to paths; None values are left out.
+    """
+    given = [(name, path) for name, path in outputs.items() if path is not None]
+    for k, (name, path) in enumerate(given):
+        for other, source in inputs.items():
+            if source is not None and same_file(path, source):
+                raise RasterIOError(
+                    f"{name} {os.fspath(path)!r} is the same file as {other} "
+                    f"{os.fspath(source)!r}: writing it would replace that input; choose "
+                    "another path"
+                )
+        for other, earlier in given[:k]:
+            if same_file(path, earlier):
+                raise RasterIOError(
+                    f"{name} {os.fspath(path)!r} is the same file as {other} "
+                    f"{os.fspath(earlier)!r}: give each output its own path"
+                )
+
+
+def _mask_path(mask: str | os.PathLike[str] | None) -> str | os.PathLike[str] | None:
+    """A mask argument's file, None for ``band:N`` (or no mask)."""
+    return None if isinstance(mask, str) and mask.startswith(BAND_PREFIX) else mask
 
 
 def align_image_pair(
@@ -89,6 +152,7 @@ def align_image_pair(
     fixed_mask_kind: str = "nonzero",
     mask_dilation: int = MASK_DILATION,
     cloud_guard: bool | str = True,
+    on_failure: str = "raise",
 ) -> AlignmentResult:
     """Coregister the raster at ``moving_image_path`` to ``fixed_image_path`` and write it.
 
@@ -137,7 +201,7 @@ def align_image_pair(
         Resampling of values, ``"bilinear"`` or ``"nearest"`` (categories) or another GDAL name.
     max_shift : float
         Largest believable shift in reference pixels; an unreliable fit raises
-        :class:`RegistrationError` and nothing is written.
+        :class:`RegistrationError` and nothing is written (see ``on_failure``).
     plot : path-like, optional
         Also write a before/after comparison figure (PNG; needs matplotlib) there.
     progress : bool
@@ -161,6 +225,10 @@ def align_image_pair(
         Also exclude the pixels of each registration band that are outliers on its cloud side
         (see :func:`register`): ``True``/``"auto"`` (default) picks the side, ``"bright"``
         (reflective bands) or ``"cold"`` (thermal bands) chooses it, ``False`` turns it off.
+    on_failure : {"raise", "warn"}
+        When the fit fails a reliability check: raise :class:`RegistrationError` and write
+        nothing (default), or warn (:class:`RegistrationWarning`) and write the output of the
+        fit, flagged ``diagnostics.reliable = False``.
     temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
         Accepted for coregix compatibility. xr_coregix keeps no temporary folder, always solves
         over the overlap, and always uses only pixels valid in both rasters.
@@ -169,6 +237,14 @@ def align_image_pair(
     -------
     AlignmentResult
         ``(output_image_path, fit)``.
+
+    Raises
+    ------
+    CoregError
+        On bad arguments, before any pixel is read: among them an output path that is an input
+        or another output (the same file once resolved, or a hard link to it), an output path
+        that is a folder, a resampling GDAL does not know, an ``edge_trim_depth`` beyond a
+        quarter of the output's smaller side.
 
     Examples
     --------
@@ -188,13 +264,41 @@ def align_image_pair(
         raise CoregError(f"output_grid={grid!r}: choose one of {GRIDS}")
     check_kind(moving_mask_kind, "moving_mask_kind")
     check_kind(fixed_mask_kind, "fixed_mask_kind")
-    for target in (output_image_path, transform_out, plot):
+    check_resampling(resampling)
+    outputs = {
+        "output_image_path": output_image_path,
+        "transform_out": transform_out,
+        "plot": plot,
+    }
+    check_distinct(
+        {
+            "moving_image_path": moving_image_path,
+            "fixed_image_path": fixed_image_path,
+            "moving_mask": _mask_path(moving_mask),
+            "fixed_mask": _mask_path(fixed_mask),
+        },
+        outputs,
+    )
+    for name, target in outputs.items():
         if target is not None:
-            check_target(Path(target))
-    moving_band = band_index if moving_band_index is None else moving_band_index
-    fixed_band = band_index if fixed_band_index is None else fixed_band_index
+            check_target(target, name)
+    if plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise CoregError(
+            f"plot={os.fspath(plot)!r} needs matplotlib: pip install 'xr-coregix[plot]'"
+        )
+    # 0-based positions, as coregix counts (rioxarray labels bands 1..N: never a bare int here)
+    moving_band = {"position": band_index if moving_band_index is None else moving_band_index}
+    fixed_band = {"position": band_index if fixed_band_index is None else fixed_band_index}
+    detection_band = {"position": edge_trim_detection_band_index}
     moving = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK)
     fixed = open_raster(fixed_image_path, "fixed_image_path", chunks=CHUNK)
+    # what apply and the trim would refuse only after the registration
+    if output_nodata is not None:
+        check_nodata(output_nodata, moving.dtype, "output_nodata")
+    if trim_edge_invalid:
+        out_shape = (fixed if grid == "reference" else moving).rio.shape
+        check_depth(edge_trim_depth, out_shape, "edge_trim_depth")
+        select_band(moving, detection_band, "edge_trim_detection_band_index")
     masks = {
         side: open_mask(
             mask,
@@ -226,6 +330,7 @@ def align_image_pair(
             fixed_mask=masks["fixed"],
             mask_dilation=mask_dilation,
             cloud_guard=cloud_guard,
+            on_failure=on_failure,
         )
 
     def aligned_from(raster: Any) -> Any:
@@ -241,7 +346,7 @@ def align_image_pair(
             aligned,
             first_pass=aligned_from(again),
             depth=edge_trim_depth,
-            detection_band=edge_trim_detection_band_index,
+            detection_band=detection_band,
             invalid_below=edge_trim_invalid_below,
             invalid_above=edge_trim_invalid_above,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .search import MAX_AMBIGUITY, MIN_SIGNIFICANCE, SEARCH_SIDE
 from .transform import Diagnostics, RigidTransform
 
 METRIC_TOLERANCE = 0.02  # an aligned pair's metric may get this much worse (relative): noise
@@ -29,6 +30,57 @@ def metric_improved(diag: Diagnostics) -> bool:
     return diag.metric_after <= diag.metric_before + METRIC_TOLERANCE * abs(diag.metric_before)
 
 
+def search_problems(diag: Diagnostics) -> list[str]:
+    """What the global search says against a fit: no match, or more than one.
+
+    Parameters
+    ----------
+    diag : Diagnostics
+        The diagnostics of a solve.
+
+    Returns
+    -------
+    list of str
+    """
+    if diag.search_significance is None:
+        return []
+    found = []
+    if diag.search_significance < MIN_SIGNIFICANCE:
+        reach = diag.search_reach / diag.pixel_size
+        found.append(
+            f"no significant match between the rasters (correlation peak "
+            f"{diag.search_significance:.1f} times the spread of the surface; a match gives "
+            f"{MIN_SIGNIFICANCE:g} or more): unrelated ground, or an offset beyond the capture "
+            f"range of {reach:.0f} px (a quarter of the overlap's smaller side)"
+        )
+    elif diag.search_ambiguity > MAX_AMBIGUITY:
+        found.append(
+            f"the rasters match at more than one offset (the second correlation peak is "
+            f"{diag.search_ambiguity:.2f} of the first): periodic content, or two layers (clouds "
+            "displaced against the ground: pass a cloud mask)"
+        )
+    return found
+
+
+def _disagrees_with_search(fit: RigidTransform, reach: float) -> str | None:
+    """Whether the fit moved the centre of the solve area far from where the search put it
+    (more than a coarse search pixel and a half, plus what the rotation moves)."""
+    diag = fit.diagnostics
+    if diag.search_shift is None or search_problems(diag) or diag.chunks:
+        return None
+    cx, cy = fit.center
+    fx, fy = fit(cx, cy)
+    apart = math.hypot(fx - cx - diag.search_shift[0], fy - cy - diag.search_shift[1])
+    coarse = math.ceil(max(diag.solve_shape) / SEARCH_SIDE) * max(diag.solve_resolution)
+    allowed = 1.5 * coarse + abs(fit.rotation) * reach
+    if apart <= allowed:
+        return None
+    return (
+        f"the fit and the global search disagree by {apart / diag.pixel_size:.1f} px on where "
+        "the centre of the solve area goes: the MI stages settled elsewhere than the best match"
+    )
+
+
 def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     """What is wrong with ``fit``, in words (empty when it passes every check).
 
@@ -36,8 +88,9 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     aligned can only lose a little to sampling noise); no point of the solve area moves more than
     ``max_shift`` reference pixels; the translation stage and the final fit agree on where the
     centre of the solve area goes (within ``STAGE_AGREEMENT_PIXELS`` plus the displacement the
-    fitted rotation makes at the edge of the solve area); a chunked fit keeps at
-    least ``MIN_INLIER_SHARE`` of its anchors.
+    fitted rotation makes at the edge of the solve area); the coarse global search found one
+    clear match (:func:`search_problems`) and the fit agrees with it within a search pixel and
+    a half; a chunked fit keeps at least ``MIN_INLIER_SHARE`` of its anchors.
 
     Parameters
     ----------
@@ -53,7 +106,7 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     diag = fit.diagnostics
     if diag is None:
         return ()
-    found = []
+    found = search_problems(diag)
     if not metric_improved(diag):
         found.append(f"the metric got worse ({diag.metric_before:.4f} -> {diag.metric_after:.4f})")
     reach = 0.5 * math.hypot(*diag.solve_shape) * max(diag.solve_resolution)
@@ -75,6 +128,9 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
                 f"the translation and rigid stages disagree by {apart / diag.pixel_size:.2f} px "
                 "at the centre of the solve area"
             )
+    disagreement = _disagrees_with_search(fit, reach)
+    if disagreement:
+        found.append(disagreement)
     if diag.chunks:
         kept = diag.anchors_used
         total = kept + diag.anchors_rejected

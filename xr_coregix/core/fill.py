@@ -58,5 +58,5 @@ def fill_invalid(values: np.ndarray, valid: np.ndarray, rings: int = RINGS) -> n
         grow = (known == 0) & (count > 0)
         out[grow] = total[grow] / count[grow]
         known[grow] = 1
-    out[known == 0] = out[valid].mean()
+    out[known == 0] = out[valid].mean(dtype=np.float64)
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 STRIP_ROWS = 256
@@ -40,6 +42,12 @@ def edge_proxy(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.nd
     Invalid pixels never feed a gradient: a pixel is valid in the output only when its whole 3x3
     neighbourhood is valid in the input, and the output is 0 elsewhere.
 
+    The gradients are computed in float32, in row strips. Values whose largest valid magnitude
+    lies beyond 2**40 (about 1e12) or below 2**-40 are first scaled by the power of two that
+    brings it near 1 (exact: the result is the same as unscaled float32 arithmetic would give
+    without overflow), since their squared gradients would leave float32's range and the band
+    would look constant. Non-finite values count as invalid.
+
     Parameters
     ----------
     values : numpy.ndarray
@@ -50,7 +58,9 @@ def edge_proxy(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.nd
     Returns
     -------
     proxy : numpy.ndarray of float32
-        Gradient magnitude (per pixel, in value units).
+        Gradient magnitude (per pixel, in value units; for values beyond about 4e37 or below
+        about 4e-31, whose gradients float32 cannot hold, in value units times a power of two,
+        which registration does not depend on).
     proxy_valid : numpy.ndarray of bool
         Where ``proxy`` is defined.
 
@@ -61,21 +71,73 @@ def edge_proxy(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.nd
     >>> proxy, ok = edge_proxy(img, np.ones_like(img, bool))
     >>> float(proxy[2, 2]), int(ok.sum())
     (1.0, 9)
+    >>> big, _ = edge_proxy(img * 1e25, np.ones_like(img, bool))  # no float32 overflow
+    >>> round(float(big[2, 2]) / 1e25, 6)
+    1.0
     """
     valid = np.asarray(valid, dtype=bool)
+    exponent, finite = _scale_exponent(values, valid)
+    if not finite:  # a non-finite value (overflowed upstream, say) is no data either
+        valid = _finite(values, valid)
     ok = erode(valid)
     rows = ok.shape[0]
     mag = np.empty(ok.shape, dtype=np.float32)
     for start in range(0, rows, STRIP_ROWS):  # strips bound the temporaries' memory
         stop = min(start + STRIP_ROWS, rows)
         lo, hi = max(start - 1, 0), min(stop + 1, rows)
-        strip = np.where(valid[lo:hi], np.asarray(values[lo:hi], dtype=np.float32), 0)
+        strip = _scaled_strip(values[lo:hi], -exponent)
+        strip = np.where(valid[lo:hi], strip, np.float32(0))
         # pad by replicating edges: those gradients are masked anyway
         top, bottom = (1 if start == 0 else 0), (1 if stop == rows else 0)
         strip = np.pad(strip, ((top, bottom), (1, 1)), mode="edge")
         mag[start:stop] = _sobel_magnitude(strip)
     mag[~ok] = 0
+    # back to value units where float32 holds them: a scaled magnitude is below 4 (2**2)
+    back = min(exponent, np.finfo(np.float32).maxexp - 3)
+    back = max(back, np.finfo(np.float32).minexp + 24)
+    if back:
+        np.ldexp(mag, back, out=mag)
     return mag, ok
+
+
+def _scale_exponent(values: np.ndarray, valid: np.ndarray) -> tuple[int, bool]:
+    """``e`` such that the finite valid values times ``2**-e`` lie below 1 in magnitude, the
+    largest at least 1/2 (0 when they need no scaling: within 2**-40 to 2**40, or none valid),
+    and whether every valid value is finite."""
+    high, finite = 0.0, True
+    for start in range(0, values.shape[0], STRIP_ROWS):  # no whole-image temporaries
+        part = np.asarray(values[start : start + STRIP_ROWS])
+        ok = valid[start : start + STRIP_ROWS]
+        if part.dtype.kind == "f":
+            good = np.isfinite(part)
+            finite = finite and bool(good[ok].all())
+            ok = ok & good
+        if ok.any():
+            low, top = np.min(part, where=ok, initial=0), np.max(part, where=ok, initial=0)
+            high = max(high, abs(float(low)), abs(float(top)))
+    if high == 0 or 2.0**-40 <= high <= 2.0**40:
+        return 0, finite
+    return math.frexp(high)[1], finite
+
+
+def _finite(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``valid`` without the non-finite values, strip by strip."""
+    out = valid.copy()
+    for start in range(0, values.shape[0], STRIP_ROWS):
+        out[start : start + STRIP_ROWS] &= np.isfinite(values[start : start + STRIP_ROWS])
+    return out
+
+
+def _scaled_strip(values: np.ndarray, exponent: int) -> np.ndarray:
+    """``values * 2**exponent`` as float32; the scaling is done in the input's own float type
+    (so that float64 values beyond float32's range fit), or in float32 for integers."""
+    values = np.asarray(values)
+    if exponent and values.dtype.kind == "f" and values.dtype.itemsize > 4:
+        return np.ldexp(values, exponent).astype(np.float32)
+    strip = values.astype(np.float32)
+    if exponent:
+        np.ldexp(strip, exponent, out=strip)
+    return strip
 
 
 def _sobel_magnitude(p: np.ndarray) -> np.ndarray:

@@ -29,14 +29,15 @@ from affine import Affine
 from odc.geo.geobox import GeoBox
 
 from ..errors import (
-    GridError,
     InsufficientValidDataError,
     NoOverlapError,
     NoStructureError,
     RegistrationError,
 )
 from .grid import covering_roi
+from .images import SolveImage, to_itk
 from .pyramid import block_reduce
+from .search import Search, global_search, trusted
 from .transform import Diagnostics, RigidTransform, StageResult
 
 STAGES = ("translation", "rigid")
@@ -44,25 +45,6 @@ SEED = 20261124
 MIN_SOLVE_PIXELS = 24  # smallest side, in solve-grid pixels, of a solvable mutual valid area
 MIN_LEVEL_PIXELS = 48  # smallest side of a pyramid level: MI on fewer pixels sends solves astray
 METRIC_PIXELS = 250_000  # most pixels of the level the metric before/after is evaluated on
-
-
-@dataclass(frozen=True)
-class SolveImage:
-    """One registration band on its grid.
-
-    Attributes
-    ----------
-    values : numpy.ndarray
-        2-D float image (an edge proxy or raw values).
-    valid : numpy.ndarray of bool
-        Where ``values`` may drive the metric.
-    geobox : GeoBox
-        The grid of ``values``.
-    """
-
-    values: np.ndarray
-    valid: np.ndarray
-    geobox: GeoBox
 
 
 @dataclass(frozen=True)
@@ -113,23 +95,6 @@ class SolverSettings:
     gradient_filter_pixels: int = 1 << 22
 
 
-def _to_itk(array: np.ndarray, geobox: GeoBox) -> sitk.Image:
-    """An ITK image of ``array`` whose physical space is ``geobox``'s CRS map space."""
-    aff = geobox.affine
-    sx, sy = math.hypot(aff.a, aff.d), math.hypot(aff.b, aff.e)
-    direction = np.array([[aff.a / sx, aff.b / sy], [aff.d / sx, aff.e / sy]])
-    if not np.allclose(direction.T @ direction, np.eye(2), atol=1e-9):
-        raise GridError(
-            f"the grid {aff!r} is sheared; registration needs orthogonal pixel axes: "
-            "resample the raster onto a north-up grid first"
-        )
-    img = sitk.GetImageFromArray(np.ascontiguousarray(array))
-    img.SetSpacing((sx, sy))
-    img.SetOrigin(tuple(aff @ (0.5, 0.5)))
-    img.SetDirection(tuple(direction.ravel()))
-    return img
-
-
 @dataclass(frozen=True)
 class Frame:
     """Normalised ITK coordinates: ``(p - center) / radius`` for a CRS point ``p``; ``pixel``
@@ -174,7 +139,7 @@ def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
 
 def _mutual_valid(fixed: SolveImage, moving_mask: sitk.Image) -> np.ndarray:
     """Fixed pixels valid in both rasters (moving validity looked up by nearest neighbour)."""
-    ref = _to_itk(fixed.valid.astype(np.uint8), fixed.geobox)
+    ref = to_itk(fixed.valid.astype(np.uint8), fixed.geobox)
     on_fixed = sitk.Resample(moving_mask, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
     return fixed.valid & (sitk.GetArrayViewFromImage(on_fixed) > 0)
 
@@ -270,10 +235,10 @@ class _Level:
         mv, mok, mbox = block_reduce(moving.values, moving.valid, moving.geobox, factor)
         fbox, mbox = frame.geobox(fbox), frame.geobox(mbox)
         return cls(
-            _to_itk(np.asarray(fv, dtype=np.float32), fbox),
-            _to_itk(fok.astype(np.uint8), fbox),
-            _to_itk(np.asarray(mv, dtype=np.float32), mbox),
-            _to_itk(mok.astype(np.uint8), mbox),
+            to_itk(np.asarray(fv, dtype=np.float32), fbox),
+            to_itk(fok.astype(np.uint8), fbox),
+            to_itk(np.asarray(mv, dtype=np.float32), mbox),
+            to_itk(mok.astype(np.uint8), mbox),
             int(np.count_nonzero(fok)),
         )
 
@@ -351,11 +316,14 @@ def _solve_stages(
     settings: SolverSettings,
     frame: Frame,
     euler: sitk.Euler2DTransform,
+    start: tuple[float, float],
 ) -> list[StageResult]:
-    """Run the stages in order, leaving the result in ``euler``."""
+    """Run the stages in order from the translation ``start`` (ITK's, in the frame), leaving
+    the result in ``euler``."""
     results = []
+    euler.SetTranslation(start)
     if "translation" in stages:
-        translation = sitk.TranslationTransform(2)
+        translation = sitk.TranslationTransform(2, start)
         final = "rigid" not in stages
         results.append(_run_stage("translation", translation, levels, settings, frame, final))
         euler.SetTranslation(translation.GetOffset())
@@ -417,7 +385,7 @@ def solve(
             raise ValueError(
                 f"stages must be 'translation', 'rigid' or both in that order; got {stages!r}"
             )
-        moving_mask = _to_itk(moving.valid.astype(np.uint8), moving.geobox)
+        moving_mask = to_itk(moving.valid.astype(np.uint8), moving.geobox)
         mutual = _mutual_valid(fixed, moving_mask)
         fraction = float(mutual.mean()) if mutual.size else 0.0
         if fraction < min_valid_fraction or not mutual.any():
@@ -467,14 +435,18 @@ def solve(
         )
 
         euler = sitk.Euler2DTransform()  # centre (0, 0): the frame's centre
+        search = global_search(cropped, moving)
         # the metric before and after, on the finest level small enough to evaluate in full
         size = shape[0] * shape[1]
         metric_factor = min((f for f in levels if size / f**2 <= METRIC_PIXELS), default=None)
         metric_level = levels[metric_factor or max(levels)]
         try:
-            before = _metric(metric_level, sitk.Euler2DTransform(euler), settings)
-            results = _solve_stages(stages, levels, settings, frame, euler)
+            before = _metric(metric_level, sitk.Euler2DTransform(), settings)
+            start = _start(search, frame)
+            results = _solve_stages(stages, levels, settings, frame, euler, start)
             after = _metric(metric_level, euler, settings)
+            if not np.isfinite(euler.GetParameters()).all():
+                raise RuntimeError(f"the optimizer ended at {euler.GetParameters()}")
         except RuntimeError as err:  # ITK's own failures (degenerate histograms...)
             message = " ".join(str(err).split())[-300:]
             raise RegistrationError(f"SimpleITK could not solve this pair: {message}") from err
@@ -493,5 +465,26 @@ def solve(
             if reference_grid is None
             else tuple(reference_grid.affine)[:6],
             reference_nodata=reference_nodata,
+            **_search_fields(search),
         )
         return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)
+
+
+def _start(search: Search | None, frame: Frame) -> tuple[float, float]:
+    """Where the MI stages start: the global search's shift when it found one clear match,
+    else the identity. ITK maps reference points to moving ones, in the frame's units."""
+    if search is None or not trusted(search):
+        return (0.0, 0.0)
+    return (-search.shift[0] / frame.radius, -search.shift[1] / frame.radius)
+
+
+def _search_fields(search: Search | None) -> dict[str, object]:
+    """The search as :class:`Diagnostics` fields."""
+    if search is None:
+        return {}
+    return {
+        "search_shift": search.shift,
+        "search_significance": search.significance,
+        "search_ambiguity": search.ambiguity,
+        "search_reach": search.reach,
+    }

@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
+from numbers import Real
 from typing import Any
 
 import numpy as np
 from affine import Affine
 from odc.geo import CRS
 from odc.geo.geobox import GeoBox
+
+from ..errors import CoregError
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,14 @@ class Diagnostics:
     cloud_excluded : tuple of float or None
         Share of the (moving, fixed) band's valid pixels that masks and the cloud guard kept out
         of the metric (for a chunked fit, over the good chunks' windows).
+    search_shift : tuple of float or None
+        The coarse global search's translation (CRS units, x, y): where the MI stages
+        started when the search was trusted (see :mod:`xr_coregix.core.search`).
+    search_significance, search_ambiguity : float or None
+        Its correlation peak over the surface's spread (a match: 10 or more), and its second
+        peak over the first (one match: 0.7 or less).
+    search_reach : float or None
+        The capture range it searched, CRS units (a quarter of the smaller side of the area).
     reliable : bool
         False when the fit failed a reliability check and was kept anyway
         (``on_failure="warn"``).
@@ -195,6 +206,10 @@ class Diagnostics:
     chunks: tuple[ChunkResult, ...] = ()
     anchor_rmse: float | None = None
     cloud_excluded: tuple[float, float] | None = None
+    search_shift: tuple[float, float] | None = None
+    search_significance: float | None = None
+    search_ambiguity: float | None = None
+    search_reach: float | None = None
     reliable: bool = True
     problems: tuple[str, ...] = ()
 
@@ -206,8 +221,9 @@ class Diagnostics:
         --------
         >>> import xr_coregix
         >>> moving, fixed = xr_coregix.data.example_pair()
-        >>> xr_coregix.register(moving, fixed, split_factor=1).diagnostics.anchors_used
-        45
+        >>> diag = xr_coregix.register(moving, fixed, split_factor=1).diagnostics
+        >>> diag.anchors_used + diag.anchors_rejected  # 25 a chunk, most of them kept
+        50
         """
         return sum(sum(c.inliers) for c in self.chunks)
 
@@ -219,8 +235,9 @@ class Diagnostics:
         --------
         >>> import xr_coregix
         >>> moving, fixed = xr_coregix.data.example_pair()
-        >>> xr_coregix.register(moving, fixed, split_factor=1).diagnostics.anchors_rejected
-        5
+        >>> diag = xr_coregix.register(moving, fixed, split_factor=1).diagnostics
+        >>> diag.anchors_rejected < 0.2 * (diag.anchors_used + diag.anchors_rejected)
+        True
         """
         return sum(len(c.inliers) - sum(c.inliers) for c in self.chunks)
 
@@ -249,6 +266,7 @@ class Diagnostics:
                 "reference_shape": _tuple_or_none(data.get("reference_shape")),
                 "reference_transform": _tuple_or_none(data.get("reference_transform")),
                 "cloud_excluded": _tuple_or_none(data.get("cloud_excluded")),
+                "search_shift": _tuple_or_none(data.get("search_shift")),
                 "chunks": tuple(ChunkResult.from_dict(c) for c in data.get("chunks", ())),
                 "problems": tuple(data.get("problems", ())),
             }
@@ -283,6 +301,13 @@ class RigidTransform:
     diagnostics : Diagnostics or None
         How the fit was made; not part of equality.
 
+    Raises
+    ------
+    CoregError
+        When the rotation is not a finite number, or the translation or centre not two finite
+        numbers (however the transform is made: constructor, ``from_dict``/``from_json``,
+        ``dataclasses.replace``), naming the field and what it was given.
+
     Notes
     -----
     ``fit(x, y)`` maps a point of the moving raster's georeference to where that ground point lies
@@ -304,9 +329,11 @@ class RigidTransform:
     diagnostics: Diagnostics | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rotation", float(self.rotation))
-        object.__setattr__(self, "translation", tuple(float(v) for v in self.translation))
-        object.__setattr__(self, "center", tuple(float(v) for v in self.center))
+        # every way to make one (constructor, from_dict/from_json, from_matrix, replace) passes
+        # here: a NaN, an infinity or a missing coordinate never reaches a warp
+        object.__setattr__(self, "rotation", _finite(self.rotation, "rotation", "radians"))
+        object.__setattr__(self, "translation", _pair(self.translation, "translation", "tx, ty"))
+        object.__setattr__(self, "center", _pair(self.center, "center", "cx, cy"))
         if self.crs is not None and not isinstance(self.crs, CRS):
             object.__setattr__(self, "crs", CRS(self.crs))
 
@@ -471,19 +498,52 @@ class RigidTransform:
     def from_dict(cls, data: dict[str, Any]) -> RigidTransform:
         """Rebuild a transform from :meth:`to_dict` output.
 
+        Raises
+        ------
+        CoregError
+            When ``data`` is not such a dict: a missing field, another ``type``, a rotation,
+            translation or centre that is not finite or not of two numbers (the error names the
+            field and what it holds), or diagnostics that cannot be read.
+
         Examples
         --------
         >>> fit = RigidTransform(0.1, (1.0, 2.0))
         >>> RigidTransform.from_dict(fit.to_dict()) == fit
         True
+        >>> RigidTransform.from_dict({"rotation": float("nan"), "translation": [0, 0],
+        ...                           "center": [0, 0]})
+        Traceback (most recent call last):
+        ...
+        xr_coregix.errors.CoregError: RigidTransform rotation=nan: must be a finite number (radians)
         """
+        if not isinstance(data, dict):
+            raise CoregError(
+                f"RigidTransform.from_dict needs a dict (to_dict() output), not a "
+                f"{type(data).__name__}"
+            )
+        kind = data.get("type", "rigid")
+        if kind != "rigid":
+            raise CoregError(f"RigidTransform.from_dict: type={kind!r}, expected 'rigid'")
+        missing = [key for key in ("rotation", "translation", "center") if key not in data]
+        if missing:
+            raise CoregError(
+                f"RigidTransform.from_dict: no {', '.join(map(repr, missing))} field in "
+                f"{sorted(map(str, data))} (expected to_dict() output)"
+            )
         diag = data.get("diagnostics")
+        try:
+            diagnostics = None if diag is None else Diagnostics.from_dict(diag)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise CoregError(
+                f"RigidTransform.from_dict: the diagnostics cannot be read ({type(err).__name__}: "
+                f"{err}); drop them (diagnostics=None) to keep the transform alone"
+            ) from err
         return cls(
             rotation=data["rotation"],
-            translation=tuple(data["translation"]),
-            center=tuple(data["center"]),
+            translation=data["translation"],
+            center=data["center"],
             crs=data.get("crs"),
-            diagnostics=None if diag is None else Diagnostics.from_dict(diag),
+            diagnostics=diagnostics,
         )
 
     def to_json(self, **kwargs: Any) -> str:
@@ -506,7 +566,11 @@ class RigidTransform:
         >>> RigidTransform.from_json(fit.to_json()) == fit
         True
         """
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as err:
+            raise CoregError(f"RigidTransform.from_json: the text is not JSON ({err})") from err
+        return cls.from_dict(data)
 
     @property
     def reference_geobox(self) -> GeoBox | None:
@@ -573,6 +637,54 @@ class RigidTransform:
                     f"(rmse {diag.anchor_rmse:.3f} px, {diag.anchors_rejected} rejected)"
                 )
         return f"RigidTransform({', '.join(parts)})"
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message: numbers as floats (``nan``, ``inf``), sequences as given."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        inner = ", ".join(_shown(v) for v in value)
+        if isinstance(value, list):
+            return f"[{inner}]"
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return repr(float(value))
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _finite(value: Any, field: str, unit: str) -> float:
+    """``value`` as a finite float, or a :class:`CoregError` naming ``field``."""
+    number = math.nan
+    if not isinstance(value, (str, bytes, bool, np.bool_)):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            pass
+    if not math.isfinite(number):
+        raise CoregError(
+            f"RigidTransform {field}={_shown(value)}: must be a finite number ({unit})"
+        )
+    return number
+
+
+def _pair(value: Any, field: str, names: str) -> tuple[float, float]:
+    """``value`` as two finite floats, or a :class:`CoregError` naming ``field``."""
+    count = ""
+    if not isinstance(value, (str, bytes, dict)) and hasattr(value, "__len__"):
+        if len(value) == 2:
+            try:
+                return (
+                    _finite(value[0], field, "CRS units"),
+                    _finite(value[1], field, "CRS units"),
+                )
+            except CoregError:
+                pass
+        else:
+            count = f", not {len(value)} value" + ("" if len(value) == 1 else "s")
+    raise CoregError(
+        f"RigidTransform {field}={_shown(value)}: must be two finite numbers ({names}) in CRS "
+        f"units{count}"
+    )
 
 
 def _rotation_matrix(angle: float) -> np.ndarray:

@@ -66,6 +66,11 @@ def warp_block(
     >>> warp_block(values, east, grid, "nearest", None, 0).tolist()
     [[0, 1, 2, 3], [0, 5, 6, 7]]
     """
+    work = warp_dtype(src.dtype)
+    if work != src.dtype:  # a float GDAL has no type for: warped in the next one up, cast back
+        info = np.finfo(src.dtype)
+        out = warp_block(src.astype(work), src_box, dst_box, resampling, src_nodata, dst_nodata)
+        return np.clip(out, info.min, info.max, out=out).astype(src.dtype)
     dst = np.full((*src.shape[:-2], *dst_box.shape), dst_nodata, dtype=src.dtype)
     if src_nodata is not None and valid_mask(src, src_nodata).all():
         src_nodata = None  # GDAL's plain kernel: the same result, twice as fast
@@ -74,6 +79,21 @@ def warp_block(
         ydim=src.ndim - 2, init_dest_nodata=False,  # dst is filled with nodata already
     )  # fmt: skip
     return dst
+
+
+def warp_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype GDAL warps data of ``dtype`` in: itself, except for the floats GDAL has no type
+    for (float16: float32; longdouble: float64).
+
+    Examples
+    --------
+    >>> warp_dtype(np.dtype("float16")), warp_dtype(np.dtype("uint16"))
+    (dtype('float32'), dtype('uint16'))
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype in (np.float32, np.float64):
+        return dtype
+    return np.dtype(np.float32 if dtype.itemsize < 4 else np.float64)
 
 
 def _warp_task(

@@ -10,7 +10,7 @@ import numpy as np
 from odc.geo.geobox import GeoBox
 
 from ..core.anchors import fit_rigid_robust, lattice, plan_chunks
-from ..core.checks import metric_improved
+from ..core.checks import metric_improved, search_problems
 from ..core.consensus import Layer, choose_layer, find_layers
 from ..core.solve import SolverSettings
 from ..core.transform import ChunkResult, Diagnostics, RigidTransform
@@ -52,6 +52,9 @@ def solve_chunk(
     except (InsufficientValidDataError, NoOverlapError, NoStructureError, RegistrationError) as err:
         return ChunkResult(index, bounds, "skipped", str(err)), None
     diag = fit.diagnostics
+    doubts = search_problems(diag)
+    if doubts:
+        return ChunkResult(index, bounds, "skipped", doubts[0]), None
     if not metric_improved(diag):
         reason = (
             "the solve made the metric worse "
@@ -103,7 +106,7 @@ def _ground_layer(
             "the chunks form two coherent layers that the clear chunks cannot tell apart: "
             f"{_layer_words(first, center, pixel)}; {_layer_words(second, center, pixel)}. One "
             "is the ground, the other clouds or changed ground displaced between the rasters: "
-            "pass a cloud mask (moving_mask=, fixed_mask=) or use split_factor=0"
+            "pass a cloud mask (moving_mask=, fixed_mask=), and keep the cloud guard on"
         )
     out = list(results)
     for n, i in enumerate(good):

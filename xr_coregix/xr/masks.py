@@ -35,6 +35,40 @@ def nodata_of(da: xr.DataArray, override: float | None = None) -> float | None:
     return None if declared is None else float(declared)
 
 
+def encoded_nodata(da: xr.DataArray) -> float | None:
+    """The file nodata of decoded (masked) float data, else None.
+
+    ``rioxarray.open_rasterio(path, masked=True)`` (and ``rio.write_nodata(v, encoded=True)``)
+    put NaN where the file holds its nodata and move the nodata to ``encoding["_FillValue"]``:
+    in memory NaN is the nodata, and the encoded value is what a write puts back. A
+    ``_FillValue`` in the attrs, or data that cannot hold NaN, is a nodata in memory instead.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.array([[np.nan, 1.0]], np.float32), dims=("y", "x"))
+    >>> da.encoding["_FillValue"] = 0
+    >>> encoded_nodata(da), nodata_in_memory(da)
+    (0.0, nan)
+    """
+    if np.dtype(da.dtype).kind != "f" or "_FillValue" in da.attrs:
+        return None
+    value = da.encoding.get("_FillValue")
+    return None if value is None else float(value)
+
+
+def nodata_in_memory(da: xr.DataArray) -> float | None:
+    """The value that marks nodata in ``da``'s values: NaN for decoded data (see
+    :func:`encoded_nodata`), else its metadata (:func:`nodata_of`), else NaN for float data
+    (NaN is never valid data) and None for integers."""
+    if encoded_nodata(da) is not None:
+        return math.nan
+    value = nodata_of(da)
+    if value is None and np.dtype(da.dtype).kind == "f":
+        return math.nan
+    return value
+
+
 def valid_mask(values: np.ndarray, nodata: float | None) -> np.ndarray:
     """Pixels of ``values`` that hold data: not ``nodata`` and, for floats, finite.
 

@@ -17,9 +17,10 @@ from odc.geo.geobox import GeoBox
 from ..core.exclusion import SAMPLE_PIXELS, SIDES, beyond, cloud_threshold, dilate, guard_side
 from ..core.fill import fill_invalid
 from ..core.grid import covering_roi
+from ..core.images import SolveImage
 from ..core.proxy import edge_proxy as make_edge_proxy
 from ..core.pyramid import block_reduce
-from ..core.solve import STAGES, SolveImage, SolverSettings, solve
+from ..core.solve import STAGES, SolverSettings, solve
 from ..core.transform import RigidTransform
 from ..errors import CoregError, InsufficientValidDataError, NoOverlapError
 from .bands import select_band

@@ -11,6 +11,7 @@ import dask.array as dsa
 import pandas as pd
 import xarray as xr
 
+from ..core.anchors import split_counts
 from ..core.checks import problems
 from ..core.solve import STAGES
 from ..core.transform import RigidTransform
@@ -26,11 +27,15 @@ from ..errors import (
 from .chunked import register_chunked
 from .exclude import MaskArg
 from .georef import spatial_dims
-from .problem import Problem, solve_window
+from .problem import Problem, pixel_size, solve_window
 from .series import TransformSeries, series_dim
 
 TARGET_CHUNK_PIXELS = 2048 * 2048  # solve-grid pixels per chunk when split_factor is derived
 MASK_DILATION = 3  # reference pixels: covers the soft edge of a cloud and the proxy's stencil
+# smallest side of a chunk's own area (its core), solve-grid pixels: with its overlap into its
+# neighbours, a window above the MIN_LEVEL_PIXELS a pyramid level needs
+MIN_CHUNK_PIXELS = 64
+COARSE_MOVING = 3  # a moving pixel this many times the reference's: suggest solve_resolution
 
 
 def derive_split_factor(problem: Problem) -> int:
@@ -45,6 +50,20 @@ def derive_split_factor(problem: Problem) -> int:
     largest = max(max(a.chunks[-2]) * max(a.chunks[-1]) for a in arrays)
     target = max(TARGET_CHUNK_PIXELS, largest / factor2)
     return max(0, math.ceil(math.log2(area / target)))
+
+
+def max_split_factor(problem: Problem) -> int:
+    """The largest ``split_factor`` whose chunks keep a core of at least
+    :data:`MIN_CHUNK_PIXELS` solve pixels a side over the problem's overlap."""
+    rows, cols = problem.overlap
+    shape = (rows.stop - rows.start, cols.stop - cols.start)
+    factor = problem.spec.fixed_factor
+    k = 0
+    while True:
+        n_rows, n_cols = split_counts(shape, k + 1)
+        if min(shape[0] // n_rows, shape[1] // n_cols) < MIN_CHUNK_PIXELS * factor:
+            return k
+        k += 1
 
 
 def register(
@@ -100,7 +119,8 @@ def register(
         ``k``: solve ``2**k`` overlapping chunks as independent dask tasks and fit one rigid
         transform to anchors sampled in the good ones (robust to chunks that clouds or change
         mislead). 0: one solve over the whole overlap. None (default): 0 for numpy input, and
-        for dask input chunks of about 2048 x 2048 solve pixels.
+        for dask input chunks of about 2048 x 2048 solve pixels. At most what keeps every chunk
+        at least 64 x 64 solve pixels (the error names the largest for the pair).
 
     max_shift : float
         Largest believable displacement of any pixel of the overlap, in reference pixels;
@@ -191,26 +211,52 @@ def register(
         moving_mask=moving_mask,
         fixed_mask=fixed_mask,
         mask_dilation=mask_dilation,
-    ).guarded(cloud_guard)
+    )
+    if split_factor is not None and split_factor > (most := max_split_factor(problem)):
+        rows, cols = problem.overlap
+        factor = problem.spec.fixed_factor
+        raise CoregError(
+            f"split_factor={split_factor} is too large for this pair: its overlap of "
+            f"{(rows.stop - rows.start) // factor} x {(cols.stop - cols.start) // factor} solve "
+            f"pixels allows at most split_factor={most}, for chunks of at least "
+            f"{MIN_CHUNK_PIXELS} x {MIN_CHUNK_PIXELS} solve pixels"
+        )
+    problem = problem.guarded(cloud_guard)
     k = derive_split_factor(problem) if split_factor is None else split_factor
     if k > 0:
         fit = register_chunked(problem, k)
     else:
         fit = solve_window(problem.window(*problem.overlap), problem.spec)
-    return _checked(fit, max_shift, on_failure)
+    return _checked(fit, max_shift, on_failure, _coarse_hint(problem))
 
 
-def _checked(fit: RigidTransform, max_shift: float, on_failure: str) -> RigidTransform:
-    """Apply the reliability checks: raise, or warn and flag the fit."""
+def _coarse_hint(problem: Problem) -> str:
+    """Advice for a failed fit of a moving raster much coarser than the solve grid."""
+    moving = pixel_size(problem.moving_box)
+    reference = pixel_size(problem.fixed_box)
+    solve = reference * problem.spec.fixed_factor
+    if moving < COARSE_MOVING * reference or solve >= 0.99 * moving:
+        return ""
+    return (
+        f"; the moving raster's pixel ({moving:g}) is {moving / reference:.3g} times the "
+        f"reference's ({reference:g}): pass solve_resolution={moving:g} to solve on its pixel "
+        "size"
+    )
+
+
+def _checked(
+    fit: RigidTransform, max_shift: float, on_failure: str, hint: str = ""
+) -> RigidTransform:
+    """Apply the reliability checks: raise, or warn and flag the fit (``hint``: more advice)."""
     found = problems(fit, max_shift)
     if not found:
         return fit
     if on_failure == "raise":
         raise RegistrationError(
             "the fit is not reliable: " + "; ".join(found) + ". Nothing was written; pass "
-            "on_failure='warn' to get the fit anyway, flagged unreliable"
+            "on_failure='warn' to get the fit anyway, flagged unreliable" + hint
         )
-    warnings.warn("unreliable fit: " + "; ".join(found), RegistrationWarning, stacklevel=3)
+    warnings.warn("unreliable fit: " + "; ".join(found) + hint, RegistrationWarning, stacklevel=3)
     return fit.with_diagnostics(replace(fit.diagnostics, reliable=False, problems=found))
 
 

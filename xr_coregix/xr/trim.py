@@ -22,7 +22,7 @@ from ..core.trim import (
 from ..errors import CoregError
 from .bands import select_band
 from .georef import spatial_dims
-from .masks import nodata_of, valid_mask
+from .masks import check_nodata, nodata_of, valid_mask
 
 
 def _invalid(values: np.ndarray, nodata: float | None, below: float | None, above: float | None):
@@ -83,6 +83,30 @@ def _at_least(chunks: tuple[int, ...], size: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+def check_depth(depth: int, shape: tuple[int, ...], name: str = "depth") -> None:
+    """Raise :class:`CoregError` unless ``depth`` is a whole number of pixels from 1 to a
+    quarter of the smaller side of a raster of ``shape`` (its last two sizes): a deeper trim
+    blanks most of the raster, and its kernel grows with the square of the depth.
+
+    Examples
+    --------
+    >>> check_depth(8, (320, 320))
+    >>> check_depth(100, (1, 320, 320))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xr_coregix.errors.CoregError: depth=100 is more than a quarter ... (320 px): at most 80
+    """
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise CoregError(f"{name}={depth!r} must be a whole number of pixels, 1 or more")
+    side = min(shape[-2:])
+    limit = max(1, side // 4)
+    if depth > limit:
+        raise CoregError(
+            f"{name}={depth} is more than a quarter of the raster's smaller side ({side} px): "
+            f"at most {limit}"
+        )
+
+
 def trim_edge_invalid(
     da: xr.DataArray,
     depth: int = 8,
@@ -113,7 +137,8 @@ def trim_edge_invalid(
     da : xarray.DataArray
         Georeferenced raster, 2-D or with a band dim.
     depth : int
-        Pixels to trim beyond the invalid exterior, at least 1.
+        Pixels to trim beyond the invalid exterior, from 1 to a quarter of the raster's
+        smaller side.
     detection_band : int or hashable
         Band whose validity is tested (a position or a label).
     invalid_below, invalid_above : float, optional
@@ -139,12 +164,13 @@ def trim_edge_invalid(
     >>> int((trimmed == 0).sum()) > int((moving == 0).sum())
     True
     """
-    if not isinstance(depth, int) or depth < 1:
-        raise CoregError(f"depth={depth!r} must be a whole number of pixels, 1 or more")
-    band = select_band(da, detection_band, "detection_band")
-    nodata = nodata_of(da, nodata)
-    fill = 0 if nodata is None else nodata
     ydim, xdim = spatial_dims(da, "da")
+    check_depth(depth, (da.sizes[ydim], da.sizes[xdim]))
+    band = select_band(da, detection_band, "detection_band")
+    given = nodata is not None
+    nodata = nodata_of(da, nodata)
+    check_nodata(nodata, da.dtype, "nodata" if given else "the nodata of da")
+    fill = 0 if nodata is None else nodata
     band = band.transpose(ydim, xdim)
     if isinstance(band.data, dsa.Array):
         # every chunk at least ``depth`` a side: a chunk's widening reaches its neighbours only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from ..core.transform import RigidTransform
 from ..errors import CoregError, CRSMismatchError
 from .blockwarp import warp_block, warp_dask
 from .georef import geobox_of, spatial_dims
-from .masks import check_dtype, check_nodata, nodata_of
+from .masks import check_dtype, check_nodata, encoded_nodata, nodata_in_memory
 from .series import TransformSeries
 
 GRIDS = ("source", "reference", "native")
@@ -26,16 +27,14 @@ def corrected_geobox(gbox: GeoBox, fit: RigidTransform) -> GeoBox:
     return GeoBox(gbox.shape, fit.affine @ gbox.affine, gbox.crs)
 
 
-def _output_nodata(da: xr.DataArray, fit: RigidTransform, output_nodata: float | None) -> float:
-    """Output nodata: explicit, else the source's, else the reference's, else 0.
+# encoding of decoded (masked) data that a write needs to put the file's values back
+ENCODING_KEYS = ("dtype", "rasterio_dtype", "scale_factor", "add_offset", "_Unsigned")
 
-    Float data without a declared nodata has NaN as its nodata (NaN is never valid data), so
-    NaN is the source's nodata there.
-    """
+
+def _output_nodata(source: float | None, fit: RigidTransform, output_nodata: float | None) -> float:
+    """Output nodata: explicit, else the source's (in memory: NaN for float data that declares
+    none or is decoded), else the reference's, else 0."""
     reference = fit.diagnostics.reference_nodata if fit.diagnostics is not None else None
-    source = nodata_of(da)
-    if source is None and np.issubdtype(da.dtype, np.floating):
-        source = np.nan
     for value in (output_nodata, source, reference):
         if value is not None:
             return value
@@ -79,12 +78,10 @@ def _apply_array(
     corrected = corrected_geobox(source, fit)
     if grid == "native":
         return da.assign_coords(xr_coords(corrected, dims=dims))
-    nodata = _output_nodata(da, fit, output_nodata)
+    src_nodata = nodata_in_memory(da)  # NaN for decoded (masked) data, not the file's value
+    nodata = _output_nodata(src_nodata, fit, output_nodata)
     label = "output_nodata" if output_nodata is not None else "the output nodata (from the inputs)"
     check_nodata(nodata, da.dtype, label)
-    src_nodata = nodata_of(da)
-    if src_nodata is None and np.issubdtype(da.dtype, np.floating):
-        src_nodata = np.nan  # NaN is never valid data
     target = _target(grid, source, fit)
     ordered = da.transpose(..., *dims)
     args = (corrected, target, resampling, src_nodata, nodata)
@@ -105,7 +102,14 @@ def _apply_array(
     out = xr.DataArray(data, dims=ordered.dims, coords=coords, attrs=da.attrs)
     if "nodata" in out.attrs:  # odc-style nodata attribute
         out.attrs["nodata"] = nodata
-    out = out.transpose(*da.dims).rio.write_nodata(nodata, encoded=False)
+    out = out.transpose(*da.dims)
+    encoded = encoded_nodata(da)
+    if encoded is not None and math.isnan(nodata):
+        # decoded in, decoded out: NaN in memory, the file's nodata (and dtype) in the encoding
+        out.encoding = {k: da.encoding[k] for k in ENCODING_KEYS if k in da.encoding}
+        out = out.rio.write_nodata(encoded, encoded=True)
+    else:
+        out = out.rio.write_nodata(nodata, encoded=False)
     return out.rename(da.name)
 
 
@@ -135,7 +139,10 @@ def apply(
         Resampling of values: ``"bilinear"`` (default), ``"nearest"`` for categories, or any
         other GDAL method name.
     output_nodata : float, optional
-        Nodata of the output; default the source's, else the reference's, else 0.
+        Nodata of the output; default the source's (NaN for float data that declares none),
+        else the reference's, else 0. Decoded input (``open_rasterio(masked=True)``: NaN in
+        memory, the file's nodata in ``encoding["_FillValue"]``) stays decoded: NaN wherever
+        there is no data, the file's nodata and dtype in the encoding.
     chunks : optional
         Rechunk the input with dask first, so that the result is lazy.
 
@@ -199,7 +206,9 @@ def _apply_series(
 def _all_nodata(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
     if isinstance(obj, xr.Dataset):
         return obj.map(_all_nodata, keep_attrs=True)
-    return obj.where(False, obj.rio.nodata).astype(obj.dtype)
+    out = obj.where(False, obj.rio.nodata).astype(obj.dtype)
+    out.encoding = dict(obj.encoding)  # a decoded slice keeps its encoded nodata
+    return out
 
 
 __all__ = ["GRIDS", "apply", "corrected_geobox"]

@@ -1,0 +1,81 @@
+"""Capture range and the significance of a match: far offsets found, no match and more than one
+match refused."""
+
+import numpy as np
+import pytest
+import rioxarray
+from synthetic import DATA, misregister, rigid
+
+import xr_coregix
+from xr_coregix import RegistrationError, RigidTransform, displacement_error
+from xr_coregix.cli import align_main
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return rioxarray.open_rasterio(DATA / "scene_B4.tif")
+
+
+@pytest.fixture(scope="module")
+def crop(scene):
+    """320 x 320 pixels in the middle of the scene: the reference."""
+    return scene.isel(y=slice(140, 460), x=slice(150, 470))
+
+
+@pytest.mark.parametrize("dx,dy", [(40, 12), (-75, 30), (20, -78)])
+def test_offsets_up_to_a_quarter_of_the_overlap_are_found(scene, crop, dx, dy):
+    """(Beyond the default max_shift of 50 px: the check asks for them to be expected.)"""
+    grid = crop.odc.geobox
+    truth = rigid(dx + 0.37, dy - 0.21, 0.4, grid)
+    fit = xr_coregix.register(misregister(scene, truth, grid), crop, max_shift=100)
+    assert displacement_error(fit, truth, grid)[0] < 0.05
+    assert fit.diagnostics.search_significance > 20
+
+
+def test_a_georeference_moved_by_kilometres(scene):
+    """The same raster with its geotransform moved 2000 m east and 1000 m north."""
+    moved = scene.assign_coords(x=scene.x + 2000.0, y=scene.y + 1000.0)
+    fit = xr_coregix.register(moved, scene, max_shift=100)
+    grid = scene.odc.geobox
+    assert displacement_error(fit, RigidTransform(0.0, (-2000.0, -1000.0)), grid)[0] < 0.02
+
+
+def test_beyond_the_capture_range_is_refused(scene, crop):
+    grid = crop.odc.geobox
+    moving = misregister(scene, rigid(150, 0, 0.0, grid), grid)
+    with pytest.raises(RegistrationError, match=r"no significant match .* capture range of 7\d px"):
+        xr_coregix.register(moving, crop, max_shift=200)
+
+
+@pytest.mark.parametrize(
+    "rows,cols", [(slice(0, 320), slice(0, 320)), (slice(283, 603), slice(307, 627))]
+)
+def test_unrelated_ground_is_refused(scene, crop, rows, cols):
+    """Another part of the scene under the reference's georeference."""
+    other = scene.isel(y=rows, x=cols).assign_coords(x=crop.x, y=crop.y)
+    with pytest.raises(RegistrationError, match="no significant match"):
+        xr_coregix.register(other, crop)
+    fit = xr_coregix.register(other, crop, on_failure="warn")
+    assert not fit.diagnostics.reliable and fit.diagnostics.search_significance < 7
+
+
+def test_periodic_content_is_refused(crop):
+    """A checkerboard of 40 px period shifted 30 px: it matches at every 40 px."""
+    rows, cols = np.indices((320, 320))
+    board = (((rows // 20) + (cols // 20)) % 2 * 1000.0 + 5000).astype(np.float32)
+    fixed = crop.squeeze(drop=True).copy(data=board)
+    moving = fixed.copy(data=np.roll(board, 30, axis=1))
+    with pytest.raises(RegistrationError, match="more than one offset .* periodic"):
+        xr_coregix.register(moving, fixed)
+
+
+def test_the_cli_refuses_unrelated_ground_and_writes_nothing(scene, crop, tmp_path, capsys):
+    other = scene.isel(y=slice(0, 320), x=slice(0, 320)).assign_coords(x=crop.x, y=crop.y)
+    moving, fixed, out = tmp_path / "m.tif", tmp_path / "f.tif", tmp_path / "out.tif"
+    other.rio.to_raster(moving)
+    crop.rio.to_raster(fixed)
+    argv = ["--moving-image", str(moving), "--fixed-image", str(fixed), "--output-image", str(out)]
+    assert align_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no significant match" in err[0]
+    assert not out.exists()

@@ -1,0 +1,48 @@
+"""A registration band as the solve sees it, and as SimpleITK sees it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+from odc.geo.geobox import GeoBox
+
+from ..errors import GridError
+
+
+@dataclass(frozen=True)
+class SolveImage:
+    """One registration band on its grid.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        2-D float image (an edge proxy or raw values).
+    valid : numpy.ndarray of bool
+        Where ``values`` may drive the metric.
+    geobox : GeoBox
+        The grid of ``values``.
+    """
+
+    values: np.ndarray
+    valid: np.ndarray
+    geobox: GeoBox
+
+
+def to_itk(array: np.ndarray, geobox: GeoBox) -> sitk.Image:
+    """An ITK image of ``array`` whose physical space is ``geobox``'s CRS map space."""
+    aff = geobox.affine
+    sx, sy = math.hypot(aff.a, aff.d), math.hypot(aff.b, aff.e)
+    direction = np.array([[aff.a / sx, aff.b / sy], [aff.d / sx, aff.e / sy]])
+    if not np.allclose(direction.T @ direction, np.eye(2), atol=1e-9):
+        raise GridError(
+            f"the grid {aff!r} is sheared; registration needs orthogonal pixel axes: "
+            "resample the raster onto a north-up grid first"
+        )
+    img = sitk.GetImageFromArray(np.ascontiguousarray(array))
+    img.SetSpacing((sx, sy))
+    img.SetOrigin(tuple(aff @ (0.5, 0.5)))
+    img.SetDirection(tuple(direction.ravel()))
+    return img
