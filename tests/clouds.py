@@ -120,10 +120,10 @@ def cloudy_scenes(ground: xr.DataArray, sky: Sky) -> tuple[xr.DataArray, ...]:
         moving_op, moving_rad = _shifted(fixed_op, dr, dc), _shifted(fixed_rad, dr, dc)
     shadow_of = (lambda op: _shifted(op, *SHADOW_OFFSET_PX)) if sky.shadow else (lambda op: None)
     fixed = _cloudy(values, fixed_op, fixed_rad, shadow_of(fixed_op))
-    if sky.clear_reference:
-        fixed, fixed_op = values, np.zeros_like(fixed_op)
     # parallax displaces the clouds, not their shadows on the ground; another date moves both
     moving_shadow = shadow_of(moving_op if sky.independent else fixed_op)
+    if sky.clear_reference:
+        fixed, fixed_op = values, np.zeros_like(fixed_op)
     moving = _cloudy(values, moving_op, moving_rad, moving_shadow)
     if sky.haze:
         haze = cloud_opacity(shape, 0.5, 40.0, sky.seed + 3) * sky.haze

@@ -145,7 +145,8 @@ def test_half_cloudy_with_the_guard(half_cloudy, pan_grid):
     moving, fixed, truth = half_cloudy
     fit = xr_coregix.register(moving, fixed, split_factor=3)
     assert displacement_error(fit, truth, pan_grid)[0] < 0.03
-    assert all(c.status == "ok" for c in fit.diagnostics.chunks)
+    statuses = [c.status for c in fit.diagnostics.chunks]
+    assert "rejected" not in statuses and statuses.count("ok") >= 7  # a cloudy one may doubt
 
 
 def test_thermal_clouds_are_cold(b4, grid, truth):

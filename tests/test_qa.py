@@ -347,7 +347,18 @@ def test_wrapper_errors_name_the_argument():
     with pytest.raises(BandSelectionError, match=r"^scl has dims"):
         scl_mask(two)
     with pytest.raises(BandSelectionError, match=r"^qa has dims"):
-        qa_mask(two.expand_dims(time=[0]).isel(band=[0]), bits=(0,))
+        qa_mask(two.expand_dims(time=[0, 1]), bits=(0,))
+
+
+def test_a_cube_keeps_its_time_dim():
+    """A quality band of several dates: one mask a date, as register takes them."""
+    da = raster(np.array([[8, 4]], np.uint8))
+    cube = xr.concat([da, da + 1], "time").assign_coords(
+        time=np.array(["2024-06-01", "2024-07-01"], dtype="datetime64[ns]")
+    )
+    out = scl_mask(cube.expand_dims(band=[1], axis=1))
+    assert out.dims == ("time", "y", "x")
+    assert out.values.tolist() == [[[True, False]], [[True, False]]]  # 8, 4 then 9, 5
 
 
 def test_generator_arguments_are_used_once():

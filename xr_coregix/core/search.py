@@ -10,7 +10,8 @@ there is a match at all.
 
 - Significance: the peak's height over the standard deviation of the surface away from it.
   Bands of the same ground give 25 to 170 (same band, cross-band, 15 m against 30 m, clouds,
-  holes); unrelated ground, or an offset beyond the capture range, 4 to 5.
+  holes), down to about 7 when most of both is masked (40 % cloud of two dates); unrelated
+  ground, or an offset beyond the capture range, 4 to 5.
 - Ambiguity: the highest peak farther than ``PEAK_RADIUS`` coarse pixels from the first, over
   the first. Same ground: 0.03 to 0.17; periodic content (a checkerboard) 1.0; unrelated
   ground 0.85 to 0.97; a cloud layer displaced against the ground, the guard off, 0.28.
@@ -29,7 +30,7 @@ from .pyramid import block_reduce
 
 SEARCH_SIDE = 256  # pixels a side of the level searched (its larger side)
 PEAK_RADIUS = 3  # coarse pixels around the peak that belong to it
-MIN_SIGNIFICANCE = 7.0  # peak over the surface's spread: below it, no match (noise: 4 to 5)
+MIN_SIGNIFICANCE = 6.0  # peak over the surface's spread: below it, no match (noise: 4 to 5)
 MAX_AMBIGUITY = 0.7  # second peak over the first: above it, more than one match
 
 

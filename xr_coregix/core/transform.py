@@ -172,7 +172,7 @@ class Diagnostics:
         The coarse global search's translation (CRS units, x, y): where the MI stages
         started when the search was trusted (see :mod:`xr_coregix.core.search`).
     search_significance, search_ambiguity : float or None
-        Its correlation peak over the surface's spread (a match: 10 or more), and its second
+        Its correlation peak over the surface's spread (a match: 6 or more), and its second
         peak over the first (one match: 0.7 or less).
     search_reach : float or None
         The capture range it searched, CRS units (a quarter of the smaller side of the area).

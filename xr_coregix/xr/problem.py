@@ -93,8 +93,12 @@ def _solve_image(
     edge_proxy: bool,
     mask: np.ndarray | None,
     exclusion: Exclusion,
+    rings: int,
 ) -> tuple[SolveImage, float]:
-    """The solve image of one band, and the share of its valid pixels excluded as cloud."""
+    """The solve image of one band, and the share of its valid pixels excluded as cloud.
+
+    Holes are filled ``rings`` pixels deep: one for the edge proxy's stencil, two where ITK
+    also interpolates between pixels (the moving band)."""
     valid = valid_mask(values, nodata)
     cloud = np.zeros(valid.shape, bool) if mask is None else np.array(mask, dtype=bool)
     if exclusion.threshold is not None:
@@ -107,7 +111,7 @@ def _solve_image(
     del cloud
     values, valid, box = block_reduce(values, valid, gbox, factor)
     # holes filled from their neighbours: no stencil and no interpolation sees them as edges
-    values = fill_invalid(values, valid)
+    values = fill_invalid(values, valid, rings)
     if edge_proxy:
         values, inside = make_edge_proxy(values, np.ones(valid.shape, bool))
         valid &= inside  # the array's border has no stencil
@@ -132,6 +136,7 @@ def solve_window(window: Window, spec: SolveSpec) -> RigidTransform:
         spec.edge_proxy,
         _values(window.fixed_mask),
         spec.fixed_exclusion,
+        rings=1,
     )
     moving_img, moving_cloud = _solve_image(
         np.asarray(window.moving.values),
@@ -141,6 +146,7 @@ def solve_window(window: Window, spec: SolveSpec) -> RigidTransform:
         spec.edge_proxy,
         _values(window.moving_mask),
         spec.moving_exclusion,
+        rings=2,
     )
     try:
         fit = solve(

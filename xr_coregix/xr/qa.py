@@ -10,16 +10,19 @@ import xarray as xr
 from ..core import qa as core
 from ..errors import BandSelectionError
 from .georef import spatial_dims
+from .series import series_dim
 
 
 def _single_band(da: xr.DataArray, name: str) -> xr.DataArray:
-    """``da`` as 2-D: its spatial dims, a single-band dim squeezed away."""
+    """``da`` with a single-band dim squeezed away: its spatial dims, and a time dim if it has
+    one (a cube's quality band, taken date by date by ``register``)."""
     sdims = spatial_dims(da, name)
-    other = [d for d in da.dims if d not in sdims]
-    if len(other) > 1 or (other and da.sizes[other[0]] != 1):
+    time = series_dim(da, sdims)
+    other = [d for d in da.dims if d not in (*sdims, time)]
+    if any(da.sizes[d] != 1 for d in other):
         raise BandSelectionError(
-            f"{name} has dims {dict(da.sizes)}, but a quality band is 2-D or has a single band: "
-            "select one first (e.g. .isel(band=0) or .isel(time=0))"
+            f"{name} has dims {dict(da.sizes)}, but a quality band is 2-D, has a single band, or "
+            "a time dim: select one band first (e.g. .isel(band=0))"
         )
     return da.squeeze(other)
 
