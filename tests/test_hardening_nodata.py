@@ -207,3 +207,18 @@ def test_edge_proxy_of_a_non_finite_value_is_invalid_around_it():
     assert np.isfinite(proxy).all()
     assert int(ok.sum()) == 7 * 7 - 9 and not ok[3:6, 3:6].any()
     assert float(proxy[1, 1]) == 1.0
+
+
+def test_trim_keeps_masked_input_masked(tmp_path, b4):
+    """trim_edge_invalid on open_rasterio(masked=True): the trimmed edge is NaN like the holes,
+    and the file's nodata stays encoded (no zeros declared as nodata)."""
+    values = b4.values.copy()
+    values[:, :, :20] = 0  # a nodata collar on the west
+    values[:, 100:104, 100:104] = 0  # an interior hole
+    path = tmp_path / "collar.tif"
+    b4.copy(data=values).rio.write_nodata(0).rio.to_raster(path)
+    masked = rioxarray.open_rasterio(path, masked=True)
+    trimmed = xr_coregix.trim_edge_invalid(masked, depth=2)
+    assert int((trimmed == 0).sum()) == 0
+    assert int(trimmed.isnull().sum()) == 384 * 22 + 16  # the collar, 2 more columns, the hole
+    assert trimmed.encoding["_FillValue"] == 0 and np.isnan(trimmed.rio.nodata)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 
 import dask
@@ -22,7 +23,7 @@ from ..core.trim import (
 from ..errors import CoregError
 from .bands import select_band
 from .georef import spatial_dims
-from .masks import check_nodata, nodata_of, valid_mask
+from .masks import check_nodata, encoded_nodata, nodata_of, valid_mask
 
 
 def _invalid(values: np.ndarray, nodata: float | None, below: float | None, above: float | None):
@@ -168,7 +169,9 @@ def trim_edge_invalid(
     check_depth(depth, (da.sizes[ydim], da.sizes[xdim]))
     band = select_band(da, detection_band, "detection_band")
     given = nodata is not None
-    nodata = nodata_of(da, nodata)
+    # masked input (NaN in memory, the file's nodata encoded) stays masked: NaN is its nodata
+    encoded = None if given else encoded_nodata(da)
+    nodata = math.nan if encoded is not None else nodata_of(da, nodata)
     check_nodata(nodata, da.dtype, "nodata" if given else "the nodata of da")
     fill = 0 if nodata is None else nodata
     band = band.transpose(ydim, xdim)
@@ -205,4 +208,6 @@ def trim_edge_invalid(
     out = da.where(~mask, np.asarray(fill, dtype=da.dtype)).astype(da.dtype)
     out.attrs = dict(da.attrs)
     out.encoding = dict(da.encoding)
+    if encoded is not None:
+        return out.rio.write_nodata(encoded, encoded=True)
     return out.rio.write_nodata(fill, encoded=False)
