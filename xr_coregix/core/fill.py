@@ -76,5 +76,6 @@ def fill_invalid(values: np.ndarray, valid: np.ndarray, rings: int = 2) -> np.nd
     for _ in range(rings):  # only ring pixels are filled: the cost follows the holes' edges
         _fill_ring(out, known)
     out = out[inner]
-    out[~known[inner]] = out[valid].mean(dtype=np.float64)
+    mean = np.add.reduce(out, axis=None, dtype=np.float64, where=valid) / np.count_nonzero(valid)
+    np.copyto(out, np.float32(mean), where=~known[inner])
     return out
