@@ -66,6 +66,20 @@ def max_split_factor(problem: Problem) -> int:
         k += 1
 
 
+def _check_split_factor(problem: Problem, split_factor: int | None) -> None:
+    """Refuse a ``split_factor`` whose chunks would be too small to solve."""
+    if split_factor is None or split_factor <= (most := max_split_factor(problem)):
+        return
+    rows, cols = problem.overlap
+    factor = problem.spec.fixed_factor
+    raise CoregError(
+        f"split_factor={split_factor} is too large for this pair: its overlap of "
+        f"{(rows.stop - rows.start) // factor} x {(cols.stop - cols.start) // factor} solve "
+        f"pixels allows at most split_factor={most}, for chunks of at least "
+        f"{MIN_CHUNK_PIXELS} x {MIN_CHUNK_PIXELS} solve pixels"
+    )
+
+
 def register(
     moving: xr.DataArray | xr.Dataset,
     fixed: xr.DataArray | xr.Dataset,
@@ -132,7 +146,7 @@ def register(
         return the fit flagged ``diagnostics.reliable = False``.
     moving_mask, fixed_mask : xarray.DataArray or str, optional
         Cloud, shadow or quality masks: boolean, True where pixels must not drive the metric,
-        on the raster's grid or on any grid in its CRS that covers it (or, for a Dataset, the
+        on the raster's grid or on any grid in its CRS that overlaps it (or, for a Dataset, the
         name of such a variable). Make them from quality bands with :func:`landsat_qa_mask`,
         :func:`scl_mask` or :func:`qa_mask`. Only pixels clear in both rasters count, so one
         raster's mask suffices when the other has none. A mask with ``moving``'s time dim is
@@ -212,15 +226,7 @@ def register(
         fixed_mask=fixed_mask,
         mask_dilation=mask_dilation,
     )
-    if split_factor is not None and split_factor > (most := max_split_factor(problem)):
-        rows, cols = problem.overlap
-        factor = problem.spec.fixed_factor
-        raise CoregError(
-            f"split_factor={split_factor} is too large for this pair: its overlap of "
-            f"{(rows.stop - rows.start) // factor} x {(cols.stop - cols.start) // factor} solve "
-            f"pixels allows at most split_factor={most}, for chunks of at least "
-            f"{MIN_CHUNK_PIXELS} x {MIN_CHUNK_PIXELS} solve pixels"
-        )
+    _check_split_factor(problem, split_factor)
     problem = problem.guarded(cloud_guard)
     k = derive_split_factor(problem) if split_factor is None else split_factor
     if k > 0:
