@@ -1,7 +1,7 @@
 """Shared fixtures: the shipped real crops (read once per session)."""
 
 import pytest
-from synthetic import inner, open_crop
+from synthetic import inner, open_crop, rigid
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +23,15 @@ def b8():
 def fixed(b4):
     """The reference: B4 without a 32-pixel border (320 x 320 at 30 m)."""
     return inner(b4, 32)
+
+
+@pytest.fixture(scope="session")
+def grid(fixed):
+    """The reference's grid."""
+    return fixed.odc.geobox
+
+
+@pytest.fixture(scope="session")
+def truth(grid):
+    """A misregistration of 2.3 px east, 1.7 px north and 0.6 degrees about the centre."""
+    return rigid(2.3, 1.7, 0.6, grid)

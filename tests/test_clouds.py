@@ -26,16 +26,6 @@ PARALLAX = [
 ]
 
 
-@pytest.fixture(scope="module")
-def grid(fixed):
-    return fixed.odc.geobox
-
-
-@pytest.fixture(scope="module")
-def truth(grid):
-    return rigid(2.3, 1.7, 0.6, grid)
-
-
 @pytest.mark.parametrize("cover,parallax", PARALLAX)
 def test_single_solve_keeps_to_the_ground(b4, grid, truth, cover, parallax):
     moving, fixed, _, _ = cloudy_pair(b4, Sky(cover, parallax), truth, grid)

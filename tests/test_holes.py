@@ -2,21 +2,11 @@
 
 import numpy as np
 import pytest
-from synthetic import misregister, rigid
+from synthetic import misregister
 
 import xr_coregix
 from xr_coregix import displacement_error
 from xr_coregix.core.fill import fill_invalid
-
-
-@pytest.fixture(scope="module")
-def grid(fixed):
-    return fixed.odc.geobox
-
-
-@pytest.fixture(scope="module")
-def truth(grid):
-    return rigid(2.3, 1.7, 0.6, grid)
 
 
 @pytest.fixture(scope="module")
