@@ -79,3 +79,19 @@ def test_the_cli_refuses_unrelated_ground_and_writes_nothing(scene, crop, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no significant match" in err[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("split_factor", [2, 3])
+def test_chunked_fits_reach_as_far(split_factor):
+    """Chunked, the whole overlap's search moves every chunk's moving window to its ground:
+    120 px on an 800 px overlap (a chunk alone reaches a quarter of itself: 50-100 px)."""
+    pan = rioxarray.open_rasterio(DATA / "scene_B8.tif")
+    crop = pan.isel(y=slice(200, 1000), x=slice(200, 1000))
+    grid = crop.odc.geobox
+    truth = rigid(120.3, -48.0, 0.3, grid)
+    moving = misregister(pan, truth, grid)
+    fit = xr_coregix.register(
+        moving.chunk(256), crop.chunk(256), split_factor=split_factor, max_shift=300
+    )
+    assert displacement_error(fit, truth, grid)[0] < 0.02
+    assert sum(c.status == "ok" for c in fit.diagnostics.chunks) >= 3 * 2**split_factor // 4

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
+from affine import Affine
+from odc.geo.geobox import GeoBox
 
 from .images import SolveImage, to_itk
 from .pyramid import block_reduce
@@ -78,7 +80,9 @@ def _coarse_pair(fixed: SolveImage, moving: SolveImage, factor: int) -> tuple[np
     return out[0], out[1], fbox
 
 
-def global_search(fixed: SolveImage, moving: SolveImage) -> Search | None:
+def global_search(
+    fixed: SolveImage, moving: SolveImage, start: tuple[float, float] = (0.0, 0.0)
+) -> Search | None:
     """Phase-correlate the two bands on a coarse level; None when too small to search.
 
     Parameters
@@ -87,11 +91,19 @@ def global_search(fixed: SolveImage, moving: SolveImage) -> Search | None:
         The reference band (cropped to the area valid in both).
     moving : SolveImage
         The moving band on its own grid.
+    start : tuple of float
+        A moving-to-reference translation (CRS units) to search around: the moving band is
+        put where it places it first, and the shift found is added to it.
 
     Returns
     -------
     Search or None
     """
+    if start != (0.0, 0.0):
+        moved = Affine.translation(*start) @ moving.geobox.affine
+        moving = SolveImage(
+            moving.values, moving.valid, GeoBox(moving.geobox.shape, moved, moving.geobox.crs)
+        )
     factor = max(1, math.ceil(max(fixed.values.shape) / SEARCH_SIDE))
     a, b, box = _coarse_pair(fixed, moving, factor)
     rows, cols = a.shape
@@ -114,7 +126,7 @@ def global_search(fixed: SolveImage, moving: SolveImage) -> Search | None:
     top, second = float(part[peak]), float(part[away].max())
     drow, dcol = peak[0] - reach, peak[1] - reach
     aff = box.affine
-    shift = (aff.a * dcol + aff.b * drow, aff.d * dcol + aff.e * drow)
+    shift = (start[0] + aff.a * dcol + aff.b * drow, start[1] + aff.d * dcol + aff.e * drow)
     pixel = float(max(abs(box.resolution.x), abs(box.resolution.y)))
     return Search(
         shift=(float(shift[0]), float(shift[1])),

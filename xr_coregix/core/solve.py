@@ -343,6 +343,7 @@ def solve(
     reference_grid: GeoBox | None = None,
     reference_nodata: float | None = None,
     settings: SolverSettings | None = None,
+    start: tuple[float, float] = (0.0, 0.0),
 ) -> RigidTransform:
     """Register ``moving`` onto ``fixed`` and return the moving-to-reference transform.
 
@@ -366,6 +367,9 @@ def solve(
         The reference raster's nodata value, recorded likewise.
     settings : SolverSettings, optional
         Solver knobs; defaults to :class:`SolverSettings`.
+    start : tuple of float
+        A coarse moving-to-reference translation (CRS units) known beforehand: the global
+        search looks around it.
 
     Returns
     -------
@@ -435,7 +439,7 @@ def solve(
         )
 
         euler = sitk.Euler2DTransform()  # centre (0, 0): the frame's centre
-        search = global_search(cropped, moving)
+        search = global_search(cropped, moving, start)
         # the metric before and after, on the finest level small enough to evaluate in full
         size = shape[0] * shape[1]
         metric_factor = min((f for f in levels if size / f**2 <= METRIC_PIXELS), default=None)

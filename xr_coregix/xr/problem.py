@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
+from affine import Affine
 from odc.geo.geobox import GeoBox
 
 from ..core.exclusion import SAMPLE_PIXELS, SIDES, beyond, cloud_threshold, dilate, guard_side
@@ -71,6 +72,7 @@ class SolveSpec:
     fixed_exclusion: Exclusion = Exclusion()
     moving_exclusion: Exclusion = Exclusion()
     settings: SolverSettings = field(default_factory=SolverSettings)
+    shift: tuple[float, float] = (0.0, 0.0)  # a coarse moving-to-reference translation, CRS
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Window:
     moving_mask: xr.DataArray | None = None
 
 
-def _solve_image(
+def solve_image(
     values: np.ndarray,
     gbox: GeoBox,
     nodata: float | None,
@@ -128,7 +130,7 @@ def solve_window(window: Window, spec: SolveSpec) -> RigidTransform:
     The fit's diagnostics record the share of each band's valid pixels that masks and the cloud
     guard kept out of the metric.
     """
-    fixed_img, fixed_cloud = _solve_image(
+    fixed_img, fixed_cloud = solve_image(
         np.asarray(window.fixed.values),
         window.fixed_box,
         spec.fixed_nodata,
@@ -138,7 +140,7 @@ def solve_window(window: Window, spec: SolveSpec) -> RigidTransform:
         spec.fixed_exclusion,
         rings=1,
     )
-    moving_img, moving_cloud = _solve_image(
+    moving_img, moving_cloud = solve_image(
         np.asarray(window.moving.values),
         window.moving_box,
         spec.moving_nodata,
@@ -159,6 +161,7 @@ def solve_window(window: Window, spec: SolveSpec) -> RigidTransform:
             reference_grid=spec.reference_grid,
             reference_nodata=spec.fixed_nodata,
             settings=spec.settings,
+            start=spec.shift,
         )
     except (InsufficientValidDataError, NoOverlapError) as err:
         if not max(moving_cloud, fixed_cloud) > 0:
@@ -219,7 +222,8 @@ def _check_dilation(value: int) -> int:
 @dataclass(frozen=True)
 class Problem:
     """The 2-D registration bands (lazy when the inputs are), their masks, their grids and the
-    solve spec."""
+    solve spec (whose ``shift``, a coarse translation from the whole overlap's global search in
+    chunked solves, the windows of the moving band follow)."""
 
     fixed: xr.DataArray
     moving: xr.DataArray
@@ -305,11 +309,14 @@ class Problem:
         )
 
     def window(self, rows: slice, cols: slice) -> Window:
-        """The (lazy) fixed pixels of a window of the fixed grid and the moving pixels around it."""
+        """The (lazy) fixed pixels of a window of the fixed grid and the moving pixels around it
+        (around where the spec's ``shift`` puts its ground in the moving raster)."""
         box = self.fixed_box[rows, cols]
         margin = (MARGIN_PIXELS + MARGIN_SHARE * max(box.shape)) * pixel_size(self.fixed_box)
         pad = math.ceil(margin / pixel_size(self.moving_box))
-        mrows, mcols = covering_roi(self.moving_box, box, pad=pad)
+        tx, ty = self.spec.shift
+        seen = GeoBox(box.shape, Affine.translation(-tx, -ty) @ box.affine, box.crs)
+        mrows, mcols = covering_roi(self.moving_box, seen, pad=pad)
         return Window(
             self.fixed[rows, cols],
             box,
