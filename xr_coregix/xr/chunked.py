@@ -8,14 +8,12 @@ from dataclasses import replace
 
 import dask
 import numpy as np
-import xarray as xr
-from affine import Affine
 from odc.geo.geobox import GeoBox
 
 from ..core.anchors import fit_rigid_robust, lattice, plan_chunks
 from ..core.checks import metric_improved, search_problems
 from ..core.consensus import Layer, choose_layer, find_layers
-from ..core.search import SEARCH_SIDE, global_search, trusted
+from ..core.search import global_search, trusted
 from ..core.solve import SolverSettings
 from ..core.transform import ChunkResult, Diagnostics, RigidTransform
 from ..errors import (
@@ -158,37 +156,28 @@ def _too_few(results: list[ChunkResult], needed: int, split_factor: int) -> Regi
     )
 
 
-def _strided(band: xr.DataArray, box: GeoBox, step: int) -> tuple[np.ndarray, GeoBox]:
-    """Every ``step``-th pixel of ``band`` (read here) and the grid of those pixel centres."""
-    half = 0.5 - step / 2  # pixel centre j of the sample is centre j * step of the band
-    grid = box.affine @ Affine.translation(half, half) @ Affine.scale(step)
-    values = np.asarray(band[::step, ::step].values)
-    return values, GeoBox(values.shape, grid, box.crs)
-
-
-def following_the_search(problem: Problem) -> Problem:
+def following_the_search(problem: Problem, sample: Window) -> Problem:
     """``problem`` with its moving windows moved by the whole overlap's global search.
 
     A chunk's own search reaches a quarter of the chunk; the whole overlap's reaches a quarter
-    of the overlap. It runs on a strided sample of both bands (about ``2 * SEARCH_SIDE`` pixels
-    a side, with their masks and the cloud guard), and when it finds one clear match every
-    chunk's moving window is read around where that match puts its ground. Otherwise the
-    problem is returned as it is, and the chunks search on their own.
+    of the overlap. It runs on ``sample`` (:meth:`Problem.sample`: every few pixels of both
+    bands, with their masks and the cloud guard), and when it finds one clear match every
+    chunk's moving window is read around where that match puts its ground, and searched from
+    there. Otherwise the problem is returned as it is, and the chunks search on their own.
     """
-    window = problem.window(*problem.overlap)
     spec = problem.spec
     images = []
-    for band, box, mask, nodata, exclusion in (
-        (window.fixed, window.fixed_box, window.fixed_mask, spec.fixed_nodata,
-         spec.fixed_exclusion),
-        (window.moving, window.moving_box, window.moving_mask, spec.moving_nodata,
-         spec.moving_exclusion),
+    for band, box, own, mask, nodata, exclusion in (
+        (sample.fixed, sample.fixed_box, problem.fixed_box, sample.fixed_mask,
+         spec.fixed_nodata, spec.fixed_exclusion),
+        (sample.moving, sample.moving_box, problem.moving_box, sample.moving_mask,
+         spec.moving_nodata, spec.moving_exclusion),
     ):  # fmt: skip
-        step = max(1, math.ceil(max(band.shape) / (2 * SEARCH_SIDE)))
-        values, grid = _strided(band, box, step)
-        sample = None if mask is None else np.asarray(mask[::step, ::step].values)
+        step = pixel_size(box) / pixel_size(own)
         coarse = replace(exclusion, radius=math.ceil(exclusion.radius / step))
-        image, _ = solve_image(values, grid, nodata, 1, spec.edge_proxy, sample, coarse, 2)
+        masked = None if mask is None else np.asarray(mask.values)
+        values = np.asarray(band.values)
+        image, _ = solve_image(values, box, nodata, 1, spec.edge_proxy, masked, coarse, 2)
         images.append(image)
     search = global_search(*images)
     if search is None or not trusted(search):
@@ -196,7 +185,9 @@ def following_the_search(problem: Problem) -> Problem:
     return replace(problem, spec=replace(spec, shift=search.shift))
 
 
-def register_chunked(problem: Problem, split_factor: int) -> RigidTransform:
+def register_chunked(
+    problem: Problem, split_factor: int, sample: Window | None = None
+) -> RigidTransform:
     """Solve ``2**split_factor`` overlapping chunks of the overlap and fit one rigid transform
     to the anchors of the chunks in the ground layer (see :mod:`xr_coregix.core.consensus`).
 
@@ -206,7 +197,7 @@ def register_chunked(problem: Problem, split_factor: int) -> RigidTransform:
         When too few chunks could be solved, or the chunks form two layers that the clear
         chunks cannot tell apart.
     """
-    problem = following_the_search(problem)
+    problem = following_the_search(problem, sample or problem.sample())
     rows, cols = problem.overlap
     overlap_box = problem.fixed_box[rows, cols]
     center = tuple(overlap_box.affine @ (overlap_box.shape[1] / 2, overlap_box.shape[0] / 2))

@@ -10,6 +10,7 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 
+import dask
 import numpy as np
 import xarray as xr
 from affine import Affine
@@ -195,12 +196,12 @@ def _solve_factor(fixed_box: GeoBox, solve_resolution: float | None) -> int:
 GUARDS = (True, False, "auto", "bright", "cold")
 
 
-def _sample(band: xr.DataArray) -> np.ndarray:
-    """Values of ``band`` to estimate its cloud threshold from: a regular subsample of at most
-    about ``SAMPLE_PIXELS`` over all of it (every dask block is read: a threshold from a few
-    blocks was measured 5-9 % off on a scene whose clouds gather in part of it)."""
-    step = max(1, math.ceil(math.sqrt(band.size / SAMPLE_PIXELS)))
-    return np.asarray(band[::step, ::step].values)
+def _strided_box(box: GeoBox, step: int) -> GeoBox:
+    """The grid of every ``step``-th pixel centre of ``box``."""
+    half = 0.5 - step / 2  # pixel centre j of the sample is centre j * step of the box
+    rows, cols = (math.ceil(n / step) for n in box.shape)
+    return GeoBox((rows, cols), box.affine @ Affine.translation(half, half) @ Affine.scale(step),
+                  box.crs)  # fmt: skip
 
 
 def _check_guard(cloud_guard: bool | str) -> None:
@@ -326,26 +327,54 @@ class Problem:
             None if self.moving_mask is None else self.moving_mask[mrows, mcols],
         )
 
-    def guarded(self, cloud_guard: bool | str) -> Problem:
+    def sample(self) -> Window:
+        """Every few pixels of both bands (and masks) over the overlap, read here in one go: at
+        most about ``SAMPLE_PIXELS`` of the reference band (every dask block is read: a
+        threshold from a few blocks was measured 5-9 % off on a scene whose clouds gather in
+        part of it), the moving band at about the same spacing. Their grids are those of the
+        sampled pixel centres."""
+        window = self.window(*self.overlap)
+        step = max(1, math.ceil(math.sqrt(window.fixed.size / SAMPLE_PIXELS)))
+        ratio = pixel_size(self.fixed_box) / pixel_size(self.moving_box)
+        steps = (step, max(1, round(step * ratio)))
+        parts = [
+            None if band is None else band[::n, ::n]
+            for band, n in zip(
+                (window.fixed, window.moving, window.fixed_mask, window.moving_mask),
+                steps * 2,
+                strict=True,
+            )
+        ]
+        fixed, moving, fixed_mask, moving_mask = dask.compute(*parts)
+        return Window(
+            fixed,
+            _strided_box(window.fixed_box, steps[0]),
+            moving,
+            _strided_box(window.moving_box, steps[1]),
+            fixed_mask,
+            moving_mask,
+        )
+
+    def guarded(self, cloud_guard: bool | str, sample: Window | None = None) -> Problem:
         """The problem with the cloud guard's threshold of each band set (``cloud_guard`` False:
-        as it is). The thresholds come from a sample of each band over the overlap (read here),
-        so that every chunk of a chunked solve uses the same ones."""
+        as it is), from ``sample`` (default: :meth:`sample`), so that every chunk of a chunked
+        solve uses the same ones."""
         _check_guard(cloud_guard)
         if cloud_guard is False:
             return self
-        window = self.window(*self.overlap)
+        sample = sample or self.sample()
         exclusions = []
         for band, nodata, exclusion in (
-            (window.fixed, self.spec.fixed_nodata, self.spec.fixed_exclusion),
-            (window.moving, self.spec.moving_nodata, self.spec.moving_exclusion),
+            (sample.fixed, self.spec.fixed_nodata, self.spec.fixed_exclusion),
+            (sample.moving, self.spec.moving_nodata, self.spec.moving_exclusion),
         ):
-            values = _sample(band)
-            sample = values[valid_mask(values, nodata)]
+            values = np.asarray(band.values)
+            values = values[valid_mask(values, nodata)]
             if isinstance(cloud_guard, str) and cloud_guard in SIDES:
                 side = cloud_guard
             else:
-                side = guard_side(sample)
-            threshold = cloud_threshold(sample, side)
+                side = guard_side(values)
+            threshold = cloud_threshold(values, side)
             exclusions.append(replace(exclusion, threshold=threshold, side=side))
         spec = replace(self.spec, fixed_exclusion=exclusions[0], moving_exclusion=exclusions[1])
         return replace(self, spec=spec)

@@ -227,10 +227,12 @@ def register(
         mask_dilation=mask_dilation,
     )
     _check_split_factor(problem, split_factor)
-    problem = problem.guarded(cloud_guard)
     k = derive_split_factor(problem) if split_factor is None else split_factor
+    # the guard and a chunked fit's global search share one read of every few pixels
+    sample = problem.sample() if k > 0 or cloud_guard is not False else None
+    problem = problem.guarded(cloud_guard, sample)
     if k > 0:
-        fit = register_chunked(problem, k)
+        fit = register_chunked(problem, k, sample)
     else:
         fit = solve_window(problem.window(*problem.overlap), problem.spec)
     return _checked(fit, max_shift, on_failure, _coarse_hint(problem))
