@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rioxarray
 from clouds import Sky, cloudy_pair
-from synthetic import DATA, inner, rigid
+from synthetic import DATA, inner, misregister, rigid
 
 import xr_coregix
 from xr_coregix import RegistrationError, RigidTransform, displacement_error
@@ -198,3 +198,25 @@ def test_real_bands_with_the_quality_band(band, bound):
     fit = xr_coregix.register(moving, fixed, moving_mask=clouds, fixed_mask=clouds)
     assert displacement_error(fit, RigidTransform.identity(), grid)[0] < bound
     assert fit.diagnostics.cloud_excluded[1] > 0.3  # the flags, dilated
+
+
+def test_a_scene_mostly_of_water_says_the_guard_may_have_taken_ground(b4):
+    """Dark, flat water over 70 % of the scene: the guard's median is the water's and it takes
+    the land for cloud. The fit is refused (no match left), and the message says what the guard
+    kept out and to pass cloud_guard=False, which registers it."""
+    values = b4.squeeze(drop=True).values.astype(np.float32)
+    level = np.percentile(values, 1) * 0.6
+    rng = np.random.default_rng(0)
+    values[:, : int(0.7 * values.shape[1])] = level
+    ground = b4.squeeze(drop=True).copy(data=values)
+    fixed = inner(ground, 32)
+    grid = fixed.odc.geobox
+    truth = rigid(2.3, 1.7, 0.6, grid)
+    moving = misregister(ground, truth, grid)
+    for da in (fixed, moving):  # water is not perfectly flat: sensor noise
+        flat = np.abs(da.values - level) < 1
+        da.values[flat] += rng.normal(0, 20, flat.sum()).astype(np.float32)
+    with pytest.raises(RegistrationError, match="no significant match .* pass cloud_guard=False"):
+        xr_coregix.register(moving, fixed)
+    fit = xr_coregix.register(moving, fixed, cloud_guard=False)
+    assert displacement_error(fit, truth, grid)[0] < 0.1

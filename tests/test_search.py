@@ -95,3 +95,41 @@ def test_chunked_fits_reach_as_far(split_factor):
     )
     assert displacement_error(fit, truth, grid)[0] < 0.02
     assert sum(c.status == "ok" for c in fit.diagnostics.chunks) >= 3 * 2**split_factor // 4
+
+
+def test_chunks_near_the_capture_range():
+    """170 px on an 800 px overlap, split 3 (chunk windows of about 230 px): each chunk's area
+    valid in both, its metric before and its search are taken where the whole overlap's search
+    put its ground (else six of eight chunks found nothing to solve)."""
+    pan = rioxarray.open_rasterio(DATA / "scene_B8.tif")
+    crop = pan.isel(y=slice(200, 1000), x=slice(200, 1000))
+    grid = crop.odc.geobox
+    truth = rigid(170.3, -20.0, 0.2, grid)
+    fit = xr_coregix.register(misregister(pan, truth, grid), crop, split_factor=3, max_shift=300)
+    assert displacement_error(fit, truth, grid)[0] < 0.02
+    assert sum(c.status == "ok" for c in fit.diagnostics.chunks) >= 6
+
+
+def test_a_single_solve_reads_each_pixel_once(tmp_path, crop, scene):
+    """The cloud guard's sample and the solve share one read of a dask-backed pair."""
+    from xr_coregix import io
+
+    grid = crop.odc.geobox
+    misregister(scene, rigid(2.3, 1.7, 0.6, grid), grid).rio.to_raster(tmp_path / "m.tif")
+    crop.rio.to_raster(tmp_path / "f.tif")
+    read = []
+    original = io._NamedReads.__getitem__
+
+    def counting(self, key):
+        out = original(self, key)
+        read.append(np.asarray(out).size)
+        return out
+
+    io._NamedReads.__getitem__ = counting
+    try:
+        moving = io.open_raster(tmp_path / "m.tif", "m", chunks=128)
+        fixed = io.open_raster(tmp_path / "f.tif", "f", chunks=128)
+        xr_coregix.register(moving, fixed, split_factor=0)
+    finally:
+        io._NamedReads.__getitem__ = original
+    assert sum(read) == moving.size + fixed.size

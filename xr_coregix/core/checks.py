@@ -30,6 +30,21 @@ def metric_improved(diag: Diagnostics) -> bool:
     return diag.metric_after <= diag.metric_before + METRIC_TOLERANCE * abs(diag.metric_before)
 
 
+GUARD_HINT_SHARE = 0.25  # masks and the guard keeping out this much may have taken ground
+
+
+def _guard_hint(diag: Diagnostics) -> str:
+    """Words for a failed match when masks and the cloud guard kept much out."""
+    if diag.cloud_excluded is None or max(diag.cloud_excluded) < GUARD_HINT_SHARE:
+        return ""
+    moving, fixed = diag.cloud_excluded
+    return (
+        f"; masks and the cloud guard kept {moving:.0%} of moving's and {fixed:.0%} of fixed's "
+        "pixels out as cloud: if much of that is ground (water, snow, bright fields), pass "
+        "cloud_guard=False"
+    )
+
+
 def search_problems(diag: Diagnostics) -> list[str]:
     """What the global search says against a fit: no match, or more than one.
 
@@ -51,7 +66,7 @@ def search_problems(diag: Diagnostics) -> list[str]:
             f"no significant match between the rasters (correlation peak "
             f"{diag.search_significance:.1f} times the spread of the surface; a match gives "
             f"{MIN_SIGNIFICANCE:g} or more): unrelated ground, or an offset beyond the capture "
-            f"range of {reach:.0f} px (a quarter of the overlap's smaller side)"
+            f"range of {reach:.0f} px (a quarter of the overlap's smaller side)" + _guard_hint(diag)
         )
     elif diag.search_ambiguity > MAX_AMBIGUITY:
         found.append(

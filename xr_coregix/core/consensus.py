@@ -20,7 +20,6 @@ import numpy as np
 from .anchors import kabsch
 
 CLEAR_SHARE = 0.9  # a chunk with at least this share free of cloud counts as clear
-AGREE_PIXELS = 1.0  # a chunk agrees with a layer when its anchors lie this close (RMS)
 LAYER_SHARE = 0.2  # a second group of agreeing chunks is a layer from this share of chunks on
 MAX_HYPOTHESES = 600  # most chunk pairs tried as layer transforms
 

@@ -368,8 +368,10 @@ def solve(
     settings : SolverSettings, optional
         Solver knobs; defaults to :class:`SolverSettings`.
     start : tuple of float
-        A coarse moving-to-reference translation (CRS units) known beforehand: the global
-        search looks around it.
+        A coarse moving-to-reference translation (CRS units) known beforehand (a chunk of a
+        chunked fit: the whole overlap's search): the area valid in both rasters, the metric
+        "before" and the global search are taken there, and the MI stages start there unless
+        the search finds better.
 
     Returns
     -------
@@ -389,8 +391,11 @@ def solve(
             raise ValueError(
                 f"stages must be 'translation', 'rigid' or both in that order; got {stages!r}"
             )
-        moving_mask = to_itk(moving.valid.astype(np.uint8), moving.geobox)
-        mutual = _mutual_valid(fixed, moving_mask)
+        # the moving band's validity where ``start`` puts its ground (a chunk's moving window is
+        # read there): the area valid in both is that of the pair as the MI stages start it
+        placed = GeoBox(moving.geobox.shape, Affine.translation(*start) @ moving.geobox.affine,
+                        moving.geobox.crs)  # fmt: skip
+        mutual = _mutual_valid(fixed, to_itk(moving.valid.astype(np.uint8), placed))
         fraction = float(mutual.mean()) if mutual.size else 0.0
         if fraction < min_valid_fraction or not mutual.any():
             raise InsufficientValidDataError(
@@ -445,9 +450,12 @@ def solve(
         metric_factor = min((f for f in levels if size / f**2 <= METRIC_PIXELS), default=None)
         metric_level = levels[metric_factor or max(levels)]
         try:
-            before = _metric(metric_level, sitk.Euler2DTransform(), settings)
-            start = _start(search, frame)
-            results = _solve_stages(stages, levels, settings, frame, euler, start)
+            given = sitk.Euler2DTransform()
+            given.SetTranslation(_in_frame(start, frame))
+            before = _metric(metric_level, given, settings)
+            results = _solve_stages(
+                stages, levels, settings, frame, euler, _start(search, start, frame)
+            )
             after = _metric(metric_level, euler, settings)
             if not np.isfinite(euler.GetParameters()).all():
                 raise RuntimeError(f"the optimizer ended at {euler.GetParameters()}")
@@ -474,12 +482,18 @@ def solve(
         return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)
 
 
-def _start(search: Search | None, frame: Frame) -> tuple[float, float]:
-    """Where the MI stages start: the global search's shift when it found one clear match,
-    else the identity. ITK maps reference points to moving ones, in the frame's units."""
+def _in_frame(shift: tuple[float, float], frame: Frame) -> tuple[float, float]:
+    """ITK's translation (reference points to moving ones, frame units) of a moving-to-reference
+    ``shift`` in CRS units."""
+    return (-shift[0] / frame.radius, -shift[1] / frame.radius)
+
+
+def _start(search: Search | None, start: tuple[float, float], frame: Frame) -> tuple[float, float]:
+    """Where the MI stages start, as ITK's translation: the global search's shift when it found
+    one clear match, else the ``start`` given (the identity, or a chunked fit's coarse shift)."""
     if search is None or not trusted(search):
-        return (0.0, 0.0)
-    return (-search.shift[0] / frame.radius, -search.shift[1] / frame.radius)
+        return _in_frame(start, frame)
+    return _in_frame(search.shift, frame)
 
 
 def _search_fields(search: Search | None) -> dict[str, object]:

@@ -87,6 +87,13 @@ class Window:
     fixed_mask: xr.DataArray | None = None
     moving_mask: xr.DataArray | None = None
 
+    def loaded(self) -> Window:
+        """The window with its pixels read (in one go)."""
+        fixed, moving, fixed_mask, moving_mask = dask.compute(
+            self.fixed, self.moving, self.fixed_mask, self.moving_mask
+        )
+        return Window(fixed, self.fixed_box, moving, self.moving_box, fixed_mask, moving_mask)
+
 
 def solve_image(
     values: np.ndarray,
@@ -327,13 +334,13 @@ class Problem:
             None if self.moving_mask is None else self.moving_mask[mrows, mcols],
         )
 
-    def sample(self) -> Window:
+    def sample(self, window: Window | None = None) -> Window:
         """Every few pixels of both bands (and masks) over the overlap, read here in one go: at
         most about ``SAMPLE_PIXELS`` of the reference band (every dask block is read: a
         threshold from a few blocks was measured 5-9 % off on a scene whose clouds gather in
         part of it), the moving band at about the same spacing. Their grids are those of the
-        sampled pixel centres."""
-        window = self.window(*self.overlap)
+        sampled pixel centres. From ``window`` (the overlap's, already read) when given."""
+        window = window or self.window(*self.overlap)
         step = max(1, math.ceil(math.sqrt(window.fixed.size / SAMPLE_PIXELS)))
         ratio = pixel_size(self.fixed_box) / pixel_size(self.moving_box)
         steps = (step, max(1, round(step * ratio)))

@@ -228,13 +228,14 @@ def register(
     )
     _check_split_factor(problem, split_factor)
     k = derive_split_factor(problem) if split_factor is None else split_factor
-    # the guard and a chunked fit's global search share one read of every few pixels
-    sample = problem.sample() if k > 0 or cloud_guard is not False else None
-    problem = problem.guarded(cloud_guard, sample)
-    if k > 0:
+    if k > 0:  # the guard and the global search share one read of every few pixels
+        sample = problem.sample()
+        problem = problem.guarded(cloud_guard, sample)
         fit = register_chunked(problem, k, sample)
-    else:
-        fit = solve_window(problem.window(*problem.overlap), problem.spec)
+    else:  # one read of the overlap serves the guard and the solve
+        window = problem.window(*problem.overlap).loaded()
+        problem = problem.guarded(cloud_guard, problem.sample(window))
+        fit = solve_window(window, problem.spec)
     return _checked(fit, max_shift, on_failure, _coarse_hint(problem))
 
 
