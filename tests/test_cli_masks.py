@@ -170,17 +170,17 @@ def no_registration(monkeypatch):
 CLI_ERRORS = [
     (["--fixed-mask", "/no/such/mask.tif"], "--fixed-mask '/no/such/mask.tif' does not exist"),
     (["--moving-mask-kind", "bogus"], "argument --moving-mask-kind: invalid choice: 'bogus'"),
-    (["--fixed-mask", "band:7"], "--fixed-mask='band:7' is out of range: --fixed-image has 1"),
-    (["--fixed-mask", "band:x"], "--fixed-mask='band:x': write band:N"),
-    (["--moving-mask", "band:-1"], "--moving-mask='band:-1': write band:N"),
+    (["--fixed-mask", "band:7"], "--fixed-mask band:7 is out of range: --fixed-image has 1"),
+    (["--fixed-mask", "band:x"], "--fixed-mask band:x: write band:N"),
+    (["--moving-mask", "band:-1"], "--moving-mask band:-1: write band:N"),
     (["--mask-dilation", "-1"], "argument --mask-dilation: '-1'"),
     (["--mask-dilation", "two"], "argument --mask-dilation: 'two'"),
     (["--cloud-guard", "maybe"], "argument --cloud-guard: invalid choice: 'maybe'"),
     (["--fixed-mask", "{crs}"], "is in EPSG:32617 but --fixed-image is in EPSG:32616"),
     (["--moving-mask", "{bands}"], "has 2 bands: a mask file has one"),
-    (["--fixed-mask-kind", "scl"], "--fixed-mask-kind='scl' is given without --fixed-mask"),
+    (["--fixed-mask-kind", "scl"], "--fixed-mask-kind scl is given without --fixed-mask"),
     (["--fixed-mask", "{float}", "--fixed-mask-kind", "landsat-bqa-pre"],
-     "--fixed-mask read as --fixed-mask-kind='landsat-bqa-pre': qa has dtype float32"),
+     "--fixed-mask read as --fixed-mask-kind landsat-bqa-pre: qa has dtype float32"),
 ]  # fmt: skip
 
 

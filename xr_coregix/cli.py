@@ -16,7 +16,7 @@ import rasterio.errors
 
 from .errors import CoregError
 from .io import AGAIN, CHUNK, check_target, open_raster, signals_end_the_process, write_geotiff
-from .masks_io import MASK_KINDS, open_mask
+from .masks_io import MASK_KINDS
 from .pipeline import RESAMPLINGS, align_image_pair, same_file
 from .xr.register import MASK_DILATION
 from .xr.trim import trim_edge_invalid
@@ -238,19 +238,6 @@ def align_main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHE_MB)
 
     def work() -> int:
-        # check the masks first, so that their errors name the flags
-        for side in ("moving", "fixed"):
-            mask, kind = getattr(args, f"{side}_mask"), getattr(args, f"{side}_mask_kind")
-            if mask is not None or kind != MASK_KINDS[0]:
-                image = getattr(args, f"{side}_image")
-                open_mask(
-                    mask,
-                    kind,
-                    open_raster(image, f"--{side}-image", chunks=CHUNK),
-                    name=f"--{side}-mask",
-                    kind_name=f"--{side}-mask-kind",
-                    image_name=f"--{side}-image",
-                )
         result = align_image_pair(
             args.moving_image,
             args.fixed_image,
