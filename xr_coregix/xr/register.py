@@ -234,7 +234,8 @@ def register(
         fit = register_chunked(problem, k, sample)
     else:  # one read of the overlap serves the guard and the solve
         window = problem.window(*problem.overlap).loaded()
-        problem = problem.guarded(cloud_guard, problem.sample(window))
+        if cloud_guard is not False:
+            problem = problem.guarded(cloud_guard, problem.sample(window))
         fit = solve_window(window, problem.spec)
     return _checked(fit, max_shift, on_failure, _coarse_hint(problem))
 
