@@ -6,6 +6,8 @@ another field altogether (another date), with shadows and haze. A fit that follo
 off by the parallax; the residual asserted here is to the ground truth.
 """
 
+import re
+
 import numpy as np
 import pytest
 import rioxarray
@@ -80,19 +82,26 @@ def test_chunked_keeps_to_the_ground(b8, pan_grid, cover, parallax, split_factor
 
 
 @pytest.mark.parametrize(
-    "sky", [Sky(0.2, (15, 3), scale=10.0), Sky(0.4, (6, 0), scale=10.0), Sky(0.4, independent=True)]
+    "sky",
+    [
+        Sky(0.2, (15, 3), scale=10.0),
+        Sky(0.4, (6, 0), scale=10.0),
+        Sky(0.4, (2, 0), seed=2),
+        Sky(0.4, independent=True),
+    ],
 )
 @pytest.mark.parametrize("split_factor", [0, 3])
 def test_quality_masks(b8, pan_grid, sky, split_factor):
-    """Masks as a cloud product flags them (cloud and shadow thicker than one half): the guard
-    stays off, the masks alone keep the clouds out."""
+    """Masks as a cloud product flags them (cloud and shadow thicker than one half), with the
+    guard on as by default: within 0.02 px up to 40 % cover. (Before the edge proxy was clipped
+    at its strong edges, the soft cloud rims just beyond the masks held 40 % cover at 0.02 to
+    0.025 px.)"""
     truth = rigid(2.3, 1.7, 0.4, pan_grid)
     moving, fixed, moving_mask, fixed_mask = cloudy_pair(b8, sky, truth, pan_grid, margin=64)
     fit = xr_coregix.register(
         moving, fixed, moving_mask=moving_mask, fixed_mask=fixed_mask, split_factor=split_factor
     )
-    bound = 0.02 if sky.cover <= 0.2 else 0.04
-    assert displacement_error(fit, truth, pan_grid)[0] < bound
+    assert displacement_error(fit, truth, pan_grid)[0] < 0.02
 
 
 @pytest.mark.parametrize("cover", [0.2, 0.4])
@@ -127,7 +136,8 @@ def test_two_layers_are_refused_not_averaged(half_cloudy, split_factor):
     with pytest.raises(RegistrationError, match="two coherent layers") as err:
         xr_coregix.register(moving, fixed, split_factor=split_factor, cloud_guard=False)
     message = str(err.value)
-    assert message.count("chunks (") == 2 and "(-5.69, +1.7" in message  # the clouds: 8 px
+    assert message.count("chunks (") == 2
+    assert re.search(r"\(-5\.(69|70), \+1\.7", message)  # the clouds: 8 px off the ground
     assert "cloud mask" in message
 
 

@@ -20,6 +20,7 @@ from ..core.exclusion import SAMPLE_PIXELS, SIDES, beyond, cloud_threshold, dila
 from ..core.fill import fill_invalid
 from ..core.grid import covering_roi
 from ..core.images import SolveImage
+from ..core.proxy import clip_strong_edges
 from ..core.proxy import edge_proxy as make_edge_proxy
 from ..core.pyramid import block_reduce
 from ..core.solve import STAGES, SolverSettings, solve
@@ -125,6 +126,7 @@ def solve_image(
     if edge_proxy:
         values, inside = make_edge_proxy(values, np.ones(valid.shape, bool))
         valid &= inside  # the array's border has no stencil
+        clip_strong_edges(values, valid)
     return SolveImage(values, valid, box), share
 
 
