@@ -21,7 +21,7 @@ for chunk in fit.diagnostics.chunks:
     print(f"  chunk {chunk.index}: {chunk.status} {chunk.reason}")
 
 xr_coregix.plot.compare(moving, fixed, fit).savefig(out / "compare.png", dpi=80)
-fit.plot().figure.savefig(out / "anchors.png", dpi=80)
+xr_coregix.plot.anchors(fit).figure.savefig(out / "anchors.png", dpi=80)
 aligned = moving.coreg.apply(grid="source")  # lazy until written
 xr_coregix.write_geotiff(aligned, out / "aligned.tif")
 print(f"wrote {out / 'aligned.tif'}, {out / 'compare.png'} and {out / 'anchors.png'}")

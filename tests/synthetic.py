@@ -12,7 +12,7 @@ from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 from scipy import ndimage
 
-from xr_coregix import RigidTransform
+from xr_coregix import Diagnostics, RigidTransform
 
 DATA = Path(__file__).parent / "data"
 
@@ -61,3 +61,17 @@ def misregister(
     if nodata is not None:
         result = result.rio.write_nodata(nodata)
     return result
+
+
+def diagnostics(**changes: object) -> Diagnostics:
+    """Diagnostics of a plausible single solve, with ``changes`` to any field."""
+    fields = {
+        "metric_before": -0.1,
+        "metric_after": -0.5,
+        "valid_fraction": 0.9,
+        "solve_resolution": (30.0, 30.0),
+        "solve_shape": (200, 300),
+        "pixel_size": 30.0,
+        "edge_proxy": True,
+    }
+    return Diagnostics(**{**fields, **changes})

@@ -39,7 +39,7 @@ def test_compare_draws_before_and_after(pair, mode, tmp_path):
 def test_anchor_plot_tells_inliers_from_outliers(pair, tmp_path):
     moving, fixed = pair
     fit = xr_coregix.register(moving, fixed, split_factor=3)
-    ax = fit.plot()
+    ax = xr_coregix.plot.anchors(fit)
     arrows = [c for c in ax.collections if isinstance(c, Quiver)]
     kept, trimmed = fit.diagnostics.anchors_used, fit.diagnostics.anchors_rejected
     assert sum(len(q.U) for q in arrows) == kept + trimmed
@@ -53,4 +53,4 @@ def test_anchor_plot_tells_inliers_from_outliers(pair, tmp_path):
 def test_anchor_plot_needs_a_chunked_fit(pair):
     moving, fixed = pair
     with pytest.raises(CoregError, match="split_factor > 0"):
-        xr_coregix.register(moving, fixed).plot()
+        xr_coregix.plot.anchors(xr_coregix.register(moving, fixed))

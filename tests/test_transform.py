@@ -7,21 +7,15 @@ import numpy as np
 import pytest
 from affine import Affine
 from odc.geo.geobox import GeoBox
+from synthetic import diagnostics
 
-from xr_coregix import Diagnostics, RigidTransform, StageResult, displacement_error
+from xr_coregix import RigidTransform, StageResult, displacement_error
 
 GRID = GeoBox((200, 300), Affine(30, 0, 450000, 0, -30, 3400000), "EPSG:32616")
 
 
 def make_fit() -> RigidTransform:
-    diag = Diagnostics(
-        metric_before=-0.1,
-        metric_after=-0.5,
-        valid_fraction=0.9,
-        solve_resolution=(30.0, 30.0),
-        solve_shape=(200, 300),
-        pixel_size=30.0,
-        edge_proxy=True,
+    diag = diagnostics(
         stages=(StageResult("translation", -0.4, 12, "Step too small", 0.0, (1.0, 2.0)),),
         reference_shape=(200, 300),
         reference_transform=tuple(GRID.affine)[:6],

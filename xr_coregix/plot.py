@@ -2,8 +2,10 @@
 
 - :func:`compare`: the moving raster against the reference before and after the fit, on the
   reference grid, as a checkerboard (or a colour blend) and as a difference.
-- :func:`anchors`: a chunked fit's anchors as arrows over the chunk footprints, inliers and
-  outliers told apart (also ``fit.plot()``).
+- :func:`anchors`: a chunked fit's anchors as arrows (a quiver) over the chunk footprints,
+  inliers and outliers told apart.
+
+Titles give shifts as the fit's repr does: in reference pixels, x east and y north.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .core.transform import RigidTransform
+from .core.transform import SHIFT_AXES, RigidTransform, rotation_text, shift_text
 from .errors import CoregError
 from .xr.bands import select_band
 from .xr.warp import apply
@@ -75,7 +77,9 @@ def compare(
     Returns
     -------
     matplotlib.figure.Figure
-        Four image axes (before/after times overlay/difference) and a colour bar.
+        Four image axes (before/after times overlay/difference) and a colour bar, under the
+        title ``fit: shift (px, py) px (x east, y north), rotation r deg``: the numbers and
+        signs of the fit's repr (reference pixels; +y is north, not a row down).
 
     Examples
     --------
@@ -112,15 +116,25 @@ def compare(
     fig.colorbar(difference, ax=axes[:, 1], shrink=0.6, label="stretched difference")
     for ax in axes.flat:
         ax.set_axis_off()
-    px, py = fit.shift_in_pixels(ref_band.odc.geobox)
-    fig.suptitle(f"fit: shift ({px:.2f}, {py:.2f}) px (columns, rows), "
-                 f"rotation {fit.rotation_degrees:.3f} deg")  # fmt: skip
+    fig.suptitle(_fit_title(fit, ref_band))
     return fig
+
+
+def _fit_title(fit: RigidTransform, reference: xr.DataArray) -> str:
+    """``fit: shift (px, py) px (x east, y north), rotation r deg``: the numbers, signs and
+    axes of the fit's repr (in the reference's pixels when the fit has no diagnostics)."""
+    size = None
+    if fit.diagnostics is None:
+        resolution = reference.odc.geobox.resolution
+        size = max(abs(resolution.x), abs(resolution.y))
+    _, pixels = shift_text(fit, size)
+    return f"fit: shift {pixels} {SHIFT_AXES}, rotation {rotation_text(fit)}"
 
 
 def anchors(fit: RigidTransform, *, ax: Any = None, scale: float | None = None) -> Any:
     """A chunked fit's anchors over its chunks: arrows from each anchor to where its chunk
-    moves it, inliers in blue, trimmed outliers in red; skipped and rejected chunks hatched.
+    moves it (a quiver), inliers in blue, trimmed outliers in red; skipped and rejected chunks
+    hatched. The same numbers as a table: ``fit.diagnostics.to_dataframe("anchors")``.
 
     Parameters
     ----------
@@ -145,7 +159,10 @@ def anchors(fit: RigidTransform, *, ax: Any = None, scale: float | None = None) 
     """
     diag = fit.diagnostics
     if diag is None or not diag.chunks:
-        raise CoregError("fit.plot() shows a chunked fit's anchors: register with split_factor > 0")
+        raise CoregError(
+            "xr_coregix.plot.anchors shows a chunked fit's anchors, and this fit was solved in "
+            "one piece: register with split_factor > 0"
+        )
     plt = _pyplot()
     from matplotlib.patches import Rectangle
 

@@ -10,11 +10,12 @@ so the moving raster's corrected pixel-to-map affine is ``fit.affine @ moving_af
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from numbers import Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from affine import Affine
@@ -22,6 +23,13 @@ from odc.geo import CRS
 from odc.geo.geobox import GeoBox
 
 from ..errors import CoregError
+
+if TYPE_CHECKING:  # pandas and geopandas are imported where a table is made
+    import geopandas as gpd
+    import pandas as pd
+
+SHIFT_AXES = "(x east, y north)"
+"""How every shift in pixels is told: x grows east, y north (not columns and rows)."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +250,123 @@ class Diagnostics:
         """
         return sum(len(c.inliers) - sum(c.inliers) for c in self.chunks)
 
+    def to_dataframe(self, kind: str = "chunks") -> pd.DataFrame:
+        """The chunks of a chunked fit (or their anchors) as a table (needs pandas).
+
+        Parameters
+        ----------
+        kind : {"chunks", "anchors"}
+            ``"chunks"``: one row per chunk, indexed by ``chunk`` (its position in the layout):
+
+            - ``left``, ``bottom``, ``right``, ``top``: its own area, CRS units;
+            - ``status`` (``"ok"``, ``"skipped"`` or ``"rejected"``) and ``reason`` (empty when
+              ok);
+            - ``rotation_deg``: its local rotation, degrees counter-clockwise;
+            - ``tx``, ``ty``: its local translation about the global centre, CRS units, and
+              ``shift_x_px``, ``shift_y_px``: the same in reference pixels (x east, y north);
+            - ``clear_share``: the share of its valid pixels that no mask or cloud guard
+              excluded;
+            - ``anchors``, ``inliers``: its anchors, and how many of them the global fit kept.
+
+            Numbers a chunk does not have (a skipped chunk's shift) are NaN.
+
+            ``"anchors"``: one row per anchor: ``chunk``, ``x``, ``y`` (the anchor in the moving
+            georeference), ``x_to``, ``y_to`` (where its chunk moves it), ``dx_px``, ``dy_px``
+            (the displacement in reference pixels, x east, y north) and ``inlier``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Empty (with these columns) for a fit solved in one piece (``split_factor=0``).
+
+        Raises
+        ------
+        CoregError
+            For another ``kind``.
+
+        Examples
+        --------
+        >>> chunks = (
+        ...     ChunkResult(0, (0.0, 0.0, 300.0, 300.0), "ok", rotation=0.0,
+        ...                 translation=(30.0, -15.0), anchors=((0.0, 0.0, 30.0, -15.0),),
+        ...                 inliers=(True,), clear_share=1.0),
+        ...     ChunkResult(1, (300.0, 0.0, 600.0, 300.0), "skipped", "all cloud"),
+        ... )
+        >>> diag = Diagnostics(-0.1, -0.5, 0.9, (30.0, 30.0), (20, 20), 30.0, True, chunks=chunks)
+        >>> table = diag.to_dataframe()
+        >>> table["status"].tolist(), table.loc[0, ["shift_x_px", "shift_y_px"]].tolist()
+        (['ok', 'skipped'], [1.0, -0.5])
+        >>> anchors = diag.to_dataframe("anchors")
+        >>> len(anchors), anchors["dx_px"].tolist(), anchors["inlier"].tolist()
+        (1, [1.0], [True])
+        """
+        if kind == "chunks":
+            rows = [_chunk_row(chunk, self.pixel_size) for chunk in self.chunks]
+            return _frame(rows, CHUNK_COLUMNS).set_index("chunk")
+        if kind == "anchors":
+            rows = [
+                _anchor_row(chunk.index, anchor, kept, self.pixel_size)
+                for chunk in self.chunks
+                for anchor, kept in zip(chunk.anchors, _inlier_flags(chunk), strict=True)
+            ]
+            return _frame(rows, ANCHOR_COLUMNS)
+        raise CoregError(f"kind={kind!r}: choose 'chunks' or 'anchors'")
+
+    def to_geodataframe(self, kind: str = "chunks", crs: Any = None) -> gpd.GeoDataFrame:
+        """:meth:`to_dataframe` with geometries: chunk footprints or anchor points (geopandas).
+
+        geopandas is not a dependency of xr_coregix: install it to use this method.
+
+        Parameters
+        ----------
+        kind : {"chunks", "anchors"}
+            ``"chunks"``: each chunk's own area as a polygon; ``"anchors"``: each anchor as a
+            point where it lies in the moving georeference (its columns say where it moves to).
+        crs : CRS-like, optional
+            The CRS of the geometries: the fit's, ``fit.crs`` (diagnostics do not hold it).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            The columns of :meth:`to_dataframe` and a ``geometry`` column.
+
+        Raises
+        ------
+        ImportError
+            When geopandas is not installed (the message says so).
+        CoregError
+            For another ``kind``.
+
+        Examples
+        --------
+        >>> import xr_coregix  # doctest: +SKIP
+        >>> moving, fixed = xr_coregix.data.example_pair()  # doctest: +SKIP
+        >>> fit = xr_coregix.register(moving, fixed, split_factor=1)  # doctest: +SKIP
+        >>> fit.diagnostics.to_geodataframe(crs=fit.crs).geometry.area.tolist()  # doctest: +SKIP
+        [41587200.0, 41587200.0]
+        """
+        try:
+            import geopandas
+            import shapely
+        except ImportError as err:
+            raise ImportError(
+                "Diagnostics.to_geodataframe needs geopandas, which xr_coregix does not "
+                "install: pip install geopandas (or use to_dataframe(), the same table without "
+                "geometries)"
+            ) from err
+        frame = self.to_dataframe(kind)
+        if kind == "chunks":
+            geometry = shapely.box(
+                frame["left"].to_numpy(float),
+                frame["bottom"].to_numpy(float),
+                frame["right"].to_numpy(float),
+                frame["top"].to_numpy(float),
+            )
+        else:
+            geometry = shapely.points(frame["x"].to_numpy(float), frame["y"].to_numpy(float))
+        crs_text = None if crs is None else _crs_text(CRS(crs))
+        return geopandas.GeoDataFrame(frame, geometry=list(geometry), crs=crs_text)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Diagnostics:
         """Rebuild diagnostics from :meth:`dataclasses.asdict` output (lists become tuples).
@@ -283,6 +408,122 @@ def _crs_text(crs: CRS | None) -> str | None:
         return None
     epsg = crs.epsg
     return f"EPSG:{epsg}" if epsg is not None else crs.to_wkt()
+
+
+CHUNK_COLUMNS = {"chunk": "int64", "left": "float64", "bottom": "float64", "right": "float64",
+                 "top": "float64", "status": "str", "reason": "str", "rotation_deg": "float64",
+                 "tx": "float64", "ty": "float64", "shift_x_px": "float64",
+                 "shift_y_px": "float64", "clear_share": "float64", "anchors": "int64",
+                 "inliers": "int64"}  # fmt: skip
+"""The columns of ``Diagnostics.to_dataframe("chunks")`` and their dtypes."""
+ANCHOR_COLUMNS = {"chunk": "int64", "x": "float64", "y": "float64", "x_to": "float64",
+                  "y_to": "float64", "dx_px": "float64", "dy_px": "float64", "inlier": "bool"}  # fmt: skip
+"""The columns of ``Diagnostics.to_dataframe("anchors")`` and their dtypes."""
+
+
+def _frame(rows: list[tuple], columns: dict[str, str]) -> pd.DataFrame:
+    """A DataFrame of ``rows`` with the named columns and dtypes (also when empty)."""
+    import pandas as pd
+
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    return pd.DataFrame(
+        {
+            name: pd.Series(list(column), dtype=dtype)
+            for (name, dtype), column in zip(columns.items(), values, strict=True)
+        }
+    )
+
+
+def _inlier_flags(chunk: ChunkResult) -> tuple[bool, ...]:
+    """One flag an anchor (an anchor without one was not kept)."""
+    flags = tuple(bool(k) for k in chunk.inliers[: len(chunk.anchors)])
+    return flags + (False,) * (len(chunk.anchors) - len(flags))
+
+
+def _chunk_row(chunk: ChunkResult, pixel_size: float) -> tuple:
+    """The values of ``CHUNK_COLUMNS`` for one chunk (NaN for what it lacks)."""
+    nan = math.nan
+    tx, ty = chunk.translation if chunk.translation is not None else (nan, nan)
+    rotation = nan if chunk.rotation is None else math.degrees(chunk.rotation)
+    clear = nan if chunk.clear_share is None else float(chunk.clear_share)
+    kept = sum(_inlier_flags(chunk))
+    return (chunk.index, *map(float, chunk.bounds), chunk.status, chunk.reason, rotation,
+            float(tx), float(ty), tx / pixel_size, ty / pixel_size, clear, len(chunk.anchors),
+            kept)  # fmt: skip
+
+
+def _anchor_row(index: int, anchor: tuple[float, ...], kept: bool, pixel_size: float) -> tuple:
+    """The values of ``ANCHOR_COLUMNS`` for one anchor."""
+    x, y, x_to, y_to = map(float, anchor)
+    return (index, x, y, x_to, y_to, (x_to - x) / pixel_size, (y_to - y) / pixel_size, kept)
+
+
+def shift_text(fit: RigidTransform, pixel_size: float | None = None) -> tuple[str, str | None]:
+    """The fit's translation as text, in CRS units and in pixels, x east and y north.
+
+    The one wording of the shift in the text and HTML reprs of a fit and of a series, and in
+    the plot titles: the same numbers, signs and axes everywhere.
+
+    Parameters
+    ----------
+    fit : RigidTransform
+        The transform.
+    pixel_size : float, optional
+        The pixel size to count in, CRS units; default: the reference pixel of the fit's
+        diagnostics (no pixel text without either).
+
+    Returns
+    -------
+    tuple of str
+        ``("(tx, ty) CRS units", "(px, py) px")``; the second is None without a pixel size.
+
+    Examples
+    --------
+    >>> shift_text(RigidTransform(0.0, (45.0, -15.0)), 30.0)
+    ('(45.000, -15.000) CRS units', '(1.500, -0.500) px')
+    """
+    tx, ty = fit.translation
+    crs_units = f"({tx:.3f}, {ty:.3f}) CRS units"
+    if pixel_size is None and fit.diagnostics is not None:
+        pixel_size = fit.diagnostics.pixel_size
+    if pixel_size is None:
+        return crs_units, None
+    px, py = fit.shift_in_pixels(float(pixel_size))
+    return crs_units, f"({px:.3f}, {py:.3f}) px"
+
+
+def rotation_text(fit: RigidTransform) -> str:
+    """The fit's rotation as text, degrees (counter-clockwise), as reprs and plots show it.
+
+    Examples
+    --------
+    >>> rotation_text(RigidTransform(math.radians(-0.25), (0.0, 0.0)))
+    '-0.2500 deg'
+    """
+    return f"{fit.rotation_degrees:.4f} deg"
+
+
+def metric_text(diag: Diagnostics) -> str:
+    """The metric before and after a fit as text, as reprs show it.
+
+    Examples
+    --------
+    >>> metric_text(Diagnostics(-0.1, -0.5, 0.9, (30.0, 30.0), (20, 20), 30.0, True))
+    '-0.1000 -> -0.5000'
+    """
+    return f"{diag.metric_before:.4f} -> {diag.metric_after:.4f}"
+
+
+def chunks_text(diag: Diagnostics) -> str | None:
+    """A chunked fit's chunks and anchors as text (None for a fit solved in one piece)."""
+    if not diag.chunks:
+        return None
+    good = sum(c.status == "ok" for c in diag.chunks)
+    rmse = "n/a" if diag.anchor_rmse is None else f"{diag.anchor_rmse:.3f}"
+    return (
+        f"{good}/{len(diag.chunks)} chunks, {diag.anchors_used} anchors "
+        f"(rmse {rmse} px, {diag.anchors_rejected} rejected)"
+    )
 
 
 @dataclass(frozen=True)
@@ -587,22 +828,6 @@ class RigidTransform:
             return None
         return GeoBox(diag.reference_shape, Affine(*diag.reference_transform), self.crs)
 
-    def plot(self, **kwargs: Any) -> Any:
-        """Draw a chunked fit's anchors (see :func:`xr_coregix.plot.anchors`; needs matplotlib).
-
-        The one place the core reaches up to the plotting edge, lazily, so that the core keeps
-        no matplotlib dependency.
-
-        Examples
-        --------
-        >>> import xr_coregix
-        >>> moving, fixed = xr_coregix.data.example_pair()
-        >>> ax = xr_coregix.register(moving, fixed, split_factor=2).plot()
-        """
-        from ..plot import anchors
-
-        return anchors(self, **kwargs)
-
     def with_diagnostics(self, diagnostics: Diagnostics | None) -> RigidTransform:
         """A copy carrying ``diagnostics``.
 
@@ -614,30 +839,47 @@ class RigidTransform:
         return replace(self, diagnostics=diagnostics)
 
     def __repr__(self) -> str:
-        tx, ty = self.translation
-        parts = [f"shift=({tx:.3f}, {ty:.3f}) CRS units"]
-        diag = self.diagnostics
-        if diag is not None:
-            px, py = self.shift_in_pixels(diag.pixel_size)
-            parts.append(f"({px:.3f}, {py:.3f}) px")
-        parts.append(f"rotation={self.rotation_degrees:.4f} deg")
+        crs_units, pixels = shift_text(self)
+        shift = f"shift={crs_units}" + ("" if pixels is None else f", {pixels}")
+        parts = [f"{shift} {SHIFT_AXES}", f"rotation={rotation_text(self)}"]
         parts.append(f"center=({self.center[0]:.2f}, {self.center[1]:.2f})")
         if self.crs is not None:
             parts.append(f"crs={_crs_text(self.crs)!s:.40}")
+        diag = self.diagnostics
         if diag is not None:
-            parts.append(
-                f"metric {diag.metric_before:.4f} -> {diag.metric_after:.4f}, "
-                f"valid {diag.valid_fraction:.1%}"
-            )
+            parts.append(f"metric {metric_text(diag)}, valid {diag.valid_fraction:.1%}")
             if not diag.reliable:
                 parts.append("UNRELIABLE: " + "; ".join(diag.problems))
-            if diag.chunks:
-                good = sum(c.status == "ok" for c in diag.chunks)
-                parts.append(
-                    f"{good}/{len(diag.chunks)} chunks, {diag.anchors_used} anchors "
-                    f"(rmse {diag.anchor_rmse:.3f} px, {diag.anchors_rejected} rejected)"
-                )
+            chunks = chunks_text(diag)
+            if chunks is not None:
+                parts.append(chunks)
         return f"RigidTransform({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """The fit as an HTML table (Jupyter): the numbers and wording of the text repr."""
+        crs_units, pixels = shift_text(self)
+        rows = [("shift", f"{crs_units} {SHIFT_AXES}")]
+        if pixels is not None:
+            rows.append(("shift in reference pixels", f"{pixels} {SHIFT_AXES}"))
+        rows.append(("rotation", f"{rotation_text(self)} (counter-clockwise)"))
+        rows.append(("center", f"({self.center[0]:.2f}, {self.center[1]:.2f}) CRS units"))
+        rows.append(("crs", "none" if self.crs is None else str(_crs_text(self.crs))))
+        diag = self.diagnostics
+        if diag is not None:
+            rows.append(("metric (lower is better)", metric_text(diag)))
+            rows.append(("valid", f"{diag.valid_fraction:.1%}"))
+            rows.append(
+                ("reliable", "yes" if diag.reliable else "UNRELIABLE: " + "; ".join(diag.problems))
+            )
+            chunks = chunks_text(diag)
+            if chunks is not None:
+                rows.append(("chunks", chunks))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(label)}</th>"
+            f"<td style='text-align:left'>{html.escape(text)}</td></tr>"
+            for label, text in rows
+        )
+        return f"<table class='xr-coregix'><caption>RigidTransform</caption>{body}</table>"
 
 
 def _shown(value: Any) -> str:
