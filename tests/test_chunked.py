@@ -4,10 +4,15 @@ import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
+from affine import Affine
+from odc.geo.geobox import GeoBox
 from synthetic import inner, misregister, rigid
 
 import xr_coregix
 from xr_coregix import RegistrationError, RigidTransform, displacement_error
+from xr_coregix.core.anchors import plan_chunks
+from xr_coregix.core.images import SolveImage
+from xr_coregix.xr.chunked import MAX_CHUNKS, chosen_chunks
 from xr_coregix.xr.problem import Problem
 from xr_coregix.xr.register import derive_split_factor
 
@@ -86,8 +91,6 @@ def test_chunked_fit_serialises_with_its_chunks(b4, fixed):
 
 
 def test_split_factor_derived_from_dask_input():
-    from affine import Affine
-    from odc.geo.geobox import GeoBox
     from odc.geo.xr import xr_coords
 
     def lazy(size, chunk):
@@ -103,7 +106,9 @@ def test_split_factor_derived_from_dask_input():
         )  # fmt: skip
         return derive_split_factor(problem)
 
-    assert derived(lazy(8192, 1024), lazy(8192, 1024)) == 4  # 16 chunks of 2048 x 2048
+    assert derived(lazy(8192, 1024), lazy(8192, 1024)) == 6  # 64 chunks of 1024 x 1024
+    assert derived(lazy(2048, 512), lazy(2048, 512)) == 0  # up to 2048 x 2048: one solve
+    assert derived(lazy(2560, 512), lazy(2560, 512)) == 3  # beyond: 8 chunks of 1280 x 640
     assert derived(lazy(8192, 4096), lazy(8192, 4096)) == 2  # never below the dask chunks
     assert derived(lazy(1200, 256), lazy(1200, 256)) == 0  # small: one solve
     numpy = lazy(8192, 1024).compute()
@@ -116,3 +121,51 @@ def test_dask_input_registers_without_loading_everything_first(b4, fixed):
     moving = misregister(b4, truth, grid).chunk(100)
     fit = xr_coregix.register(moving, fixed.chunk(100), split_factor=2)
     assert displacement_error(fit, truth, grid)[0] < 0.05
+
+
+def test_a_large_plan_solves_one_chunk_a_cell_spread_over_the_overlap(b8):
+    """split_factor=6 plans 64 chunks; nine are solved, one in each cell of a 3 x 3 grid over
+    the overlap, and their spread still holds the rotation."""
+    fixed = inner(b8, 32)
+    grid = fixed.odc.geobox
+    truth = rigid(2.3, -1.7, 0.6, grid)
+    fit = xr_coregix.register(misregister(b8, truth, grid), fixed, split_factor=6)
+    chunks = fit.diagnostics.chunks
+    assert fit.diagnostics.split_factor == 6 and len(chunks) == MAX_CHUNKS
+    cells = set()
+    for c in chunks:
+        x, y = (c.bounds[0] + c.bounds[2]) / 2, (c.bounds[1] + c.bounds[3]) / 2
+        col, row = ~grid.affine * (x, y)
+        cells.add((int(3 * row / grid.shape[0]), int(3 * col / grid.shape[1])))
+    assert len(cells) == 9
+    assert displacement_error(fit, truth, grid)[0] < 0.03
+
+
+def test_the_chosen_chunk_of_a_cell_is_its_clear_structured_one():
+    """An 8 x 8 plan over a 600 x 600 overlap (2 or 3 chunks a side in each cell of the 3 x 3
+    grid): chunks are textured, flat, nodata, or textured with a cloud hole, in turn. Every
+    cell's choice is textured, and a fully clear one wherever the cell has one."""
+    rng = np.random.default_rng(0)
+    values = np.zeros((300, 300), np.float32)  # the sample: every 2nd pixel of the overlap
+    valid = np.ones(values.shape, bool)
+    plan = plan_chunks((600, 600), 6, 0.1)
+    kinds, cells = {}, {}
+    for index, (_, _, cr, cc) in enumerate(plan):
+        rows, cols = slice(cr.start // 2, cr.stop // 2), slice(cc.start // 2, cc.stop // 2)
+        kind = (index // 8 + index % 8) % 4  # 0 textured, 1 flat, 2 nodata, 3 cloud hole
+        if kind in (0, 3):
+            values[rows, cols] = rng.normal(0, 100, values[rows, cols].shape)
+        if kind == 2:
+            valid[rows, cols] = False
+        if kind == 3:
+            valid[rows, cols][5:30, 5:30] = False
+        kinds[index] = kind
+        cell = tuple(int(3 * (c.start + c.stop) / 2 / 600) for c in (cr, cc))
+        cells.setdefault(cell, []).append(index)
+    box = GeoBox((300, 300), Affine(20, 0, 0, 0, -20, 0), "EPSG:32616")
+    chosen = chosen_chunks(plan, (600, 600), SolveImage(values, valid, box), 2)
+    assert len(chosen) == 9 == len(cells)
+    for members in cells.values():
+        (pick,) = set(members) & set(chosen)
+        wanted = 0 if any(kinds[i] == 0 for i in members) else 3
+        assert kinds[pick] == wanted

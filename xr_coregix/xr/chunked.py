@@ -13,6 +13,8 @@ from odc.geo.geobox import GeoBox
 from ..core.anchors import fit_rigid_robust, lattice, plan_chunks
 from ..core.checks import metric_improved, search_problems
 from ..core.consensus import Layer, choose_layer, find_layers
+from ..core.images import SolveImage
+from ..core.proxy import edge_proxy
 from ..core.search import global_search, trusted
 from ..core.solve import SolverSettings
 from ..core.transform import ChunkResult, Diagnostics, RigidTransform
@@ -25,6 +27,12 @@ from ..errors import (
 from .problem import Problem, SolveSpec, Window, pixel_size, solve_image, solve_window
 
 ANCHORS_PER_SIDE = 5
+# Most chunks solved. A larger plan is sampled: the chunks are binned into a 3 x 3 grid over the
+# overlap by their centres, and each cell solves its best chunk (clear and structured, judged
+# on the overlap's sample): the cost stops growing with the raster, and the chosen chunks still
+# span the overlap, which is what constrains the rotation.
+MAX_CHUNKS = 9
+SAMPLE_CELLS = 3
 AGREE_PIXELS = 1.0  # a chunk agrees with a layer when its anchors lie this close (RMS)
 OVERLAP = 0.1  # each chunk's window reaches this share of its size into its neighbours
 LOCAL_BUDGET_PIXELS = 32_000_000  # window pixels (fixed + moving) solved at once locally
@@ -35,7 +43,7 @@ LOCAL_BUDGET_PIXELS = 32_000_000  # window pixels (fixed + moving) solved at onc
 CHUNK_SETTINGS = SolverSettings(
     final_samples=SolverSettings().max_samples,
     max_level_pixels=1024 * 1024,
-    min_step=1e-2,
+    min_step=3e-3,
     gradient_filter_pixels=1 << 18,
 )
 
@@ -130,14 +138,14 @@ def _ground_layer(
 
 
 def _solve_chunks(
-    problem: Problem, split_factor: int, center: tuple[float, float]
+    problem: Problem, plan: list[tuple[int, tuple[slice, ...]]], center: tuple[float, float]
 ) -> tuple[list[ChunkResult], list[RigidTransform | None]]:
-    """Every chunk solved, as dask tasks in batches that bound the memory."""
+    """The planned chunks (index, windows) solved, as dask tasks in batches that bound the
+    memory."""
     rows, cols = problem.overlap
-    shape = (rows.stop - rows.start, cols.stop - cols.start)
     spec = replace(problem.spec, settings=CHUNK_SETTINGS)
     tasks, sizes = [], []
-    for index, (wr, wc, cr, cc) in enumerate(plan_chunks(shape, split_factor, OVERLAP)):
+    for index, (wr, wc, cr, cc) in plan:
         window = problem.window(_offset(wr, rows), _offset(wc, cols))
         sizes.append(window.fixed.size + window.moving.size)
         core = problem.fixed_box[_offset(cr, rows), _offset(cc, cols)]
@@ -156,15 +164,9 @@ def _too_few(results: list[ChunkResult], needed: int, split_factor: int) -> Regi
     )
 
 
-def following_the_search(problem: Problem, sample: Window) -> Problem:
-    """``problem`` with its moving windows moved by the whole overlap's global search.
-
-    A chunk's own search reaches a quarter of the chunk; the whole overlap's reaches a quarter
-    of the overlap. It runs on ``sample`` (:meth:`Problem.sample`: every few pixels of both
-    bands, with their masks and the cloud guard), and when it finds one clear match every
-    chunk's moving window is read around where that match puts its ground, and searched from
-    there. Otherwise the problem is returned as it is, and the chunks search on their own.
-    """
+def sample_images(problem: Problem, sample: Window) -> list[SolveImage]:
+    """The fixed and moving solve images of ``sample`` (:meth:`Problem.sample`: every few
+    pixels of both bands, with their masks and the cloud guard)."""
     spec = problem.spec
     images = []
     for band, box, own, mask, nodata, exclusion in (
@@ -179,17 +181,65 @@ def following_the_search(problem: Problem, sample: Window) -> Problem:
         values = np.asarray(band.values)
         image, _ = solve_image(values, box, nodata, 1, spec.edge_proxy, masked, coarse, 2)
         images.append(image)
+    return images
+
+
+def following_the_search(problem: Problem, images: list[SolveImage]) -> Problem:
+    """``problem`` with its moving windows moved by the whole overlap's global search.
+
+    A chunk's own search reaches a quarter of the chunk; the whole overlap's reaches a quarter
+    of the overlap. It runs on the sample's solve ``images`` (:func:`sample_images`), and when
+    it finds one clear match every chunk's moving window is read around where that match puts
+    its ground, and searched from there. Otherwise the problem is returned as it is, and the
+    chunks search on their own.
+    """
     search = global_search(*images)
     if search is None or not trusted(search):
         return problem
-    return replace(problem, spec=replace(spec, shift=search.shift))
+    return replace(problem, spec=replace(problem.spec, shift=search.shift))
+
+
+def _structure(image: SolveImage, rows: slice, cols: slice) -> float:
+    """How much a chunk has to register, from the sample's fixed image over the chunk's core
+    (``rows``, ``cols`` in sample pixels): the sum of the edge strength over its clear pixels,
+    so a cloudy, flat or nodata chunk scores low."""
+    values = np.asarray(image.values[rows, cols], dtype=np.float64)
+    valid = image.valid[rows, cols]
+    if not valid.any():
+        return 0.0
+    edges, inside = edge_proxy(values, valid)
+    return float(edges.sum(where=inside))
+
+
+def chosen_chunks(
+    plan: list[tuple[slice, ...]], shape: tuple[int, int], image: SolveImage, step: int
+) -> list[int]:
+    """Indices of the chunks of ``plan`` (over an overlap of ``shape`` pixels) to solve: all of
+    them up to :data:`MAX_CHUNKS`; else the best-structured chunk (:func:`_structure`, on the
+    sample's fixed ``image``, every ``step``-th pixel of the overlap) of each cell of a
+    :data:`SAMPLE_CELLS` x :data:`SAMPLE_CELLS` grid over the overlap, a chunk belonging to the
+    cell that holds its centre."""
+    if len(plan) <= MAX_CHUNKS:
+        return list(range(len(plan)))
+    best: dict[tuple[int, int], tuple[float, int]] = {}
+    for index, (_, _, cr, cc) in enumerate(plan):
+        cell = tuple(
+            min(SAMPLE_CELLS - 1, int(SAMPLE_CELLS * (c.start + c.stop) / 2 / n))
+            for c, n in ((cr, shape[0]), (cc, shape[1]))
+        )
+        on_sample = tuple(slice(c.start // step, -(-c.stop // step)) for c in (cr, cc))
+        score = _structure(image, *on_sample)
+        if cell not in best or score > best[cell][0]:
+            best[cell] = (score, index)
+    return sorted(index for _, index in best.values())
 
 
 def register_chunked(
     problem: Problem, split_factor: int, sample: Window | None = None
 ) -> RigidTransform:
-    """Solve ``2**split_factor`` overlapping chunks of the overlap and fit one rigid transform
-    to the anchors of the chunks in the ground layer (see :mod:`xr_coregix.core.consensus`).
+    """Solve ``2**split_factor`` overlapping chunks of the overlap (at most :data:`MAX_CHUNKS`
+    of them, chosen by :func:`chosen_chunks`) and fit one rigid transform to the anchors of the
+    chunks in the ground layer (see :mod:`xr_coregix.core.consensus`).
 
     Raises
     ------
@@ -197,12 +247,18 @@ def register_chunked(
         When too few chunks could be solved, or the chunks form two layers that the clear
         chunks cannot tell apart.
     """
-    problem = following_the_search(problem, sample or problem.sample())
+    sample = sample or problem.sample()
+    images = sample_images(problem, sample)
+    problem = following_the_search(problem, images)
     rows, cols = problem.overlap
     overlap_box = problem.fixed_box[rows, cols]
     center = tuple(overlap_box.affine @ (overlap_box.shape[1] / 2, overlap_box.shape[0] / 2))
     pixel = pixel_size(problem.fixed_box)
-    results, fits = _solve_chunks(problem, split_factor, center)
+    shape = overlap_box.shape
+    plan = plan_chunks(shape, split_factor, OVERLAP)
+    step = round(pixel_size(sample.fixed_box) / pixel_size(problem.fixed_box))
+    chosen = chosen_chunks(plan, shape, images[0], step)
+    results, fits = _solve_chunks(problem, [(i, plan[i]) for i in chosen], center)
     needed = max(2, len(results) // 4)
     good = [i for i, r in enumerate(results) if r.status == "ok"]
     if len(good) < needed:

@@ -30,7 +30,10 @@ from .georef import spatial_dims
 from .problem import Problem, pixel_size, solve_window
 from .series import TransformSeries, series_dim
 
-TARGET_CHUNK_PIXELS = 2048 * 2048  # solve-grid pixels per chunk when split_factor is derived
+# split_factor derived for dask input: one solve up to SINGLE_SOLVE_PIXELS solve-grid pixels,
+# beyond it chunks of TARGET_CHUNK_PIXELS (at most MAX_CHUNKS of them are solved: chunked.py)
+SINGLE_SOLVE_PIXELS = 2048 * 2048
+TARGET_CHUNK_PIXELS = 1024 * 1024
 MASK_DILATION = 3  # reference pixels: covers the soft edge of a cloud and the proxy's stencil
 # smallest side of a chunk's own area (its core), solve-grid pixels: with its overlap into its
 # neighbours, a window above the MIN_LEVEL_PIXELS a pyramid level needs
@@ -39,8 +42,9 @@ COARSE_MOVING = 3  # a moving pixel this many times the reference's: suggest sol
 
 
 def derive_split_factor(problem: Problem) -> int:
-    """``split_factor`` when None: 0 for numpy input; for dask input, chunks of about
-    2048 x 2048 solve pixels, and never smaller than the input's own dask chunks."""
+    """``split_factor`` when None: 0 for numpy input and for dask input of up to
+    :data:`SINGLE_SOLVE_PIXELS`; beyond, chunks of about 1024 x 1024 solve pixels, never
+    smaller than the input's own dask chunks."""
     arrays = [a.data for a in (problem.fixed, problem.moving) if isinstance(a.data, dsa.Array)]
     if not arrays:
         return 0
@@ -48,6 +52,8 @@ def derive_split_factor(problem: Problem) -> int:
     factor2 = problem.spec.fixed_factor**2
     area = (rows.stop - rows.start) * (cols.stop - cols.start) / factor2
     largest = max(max(a.chunks[-2]) * max(a.chunks[-1]) for a in arrays)
+    if area <= SINGLE_SOLVE_PIXELS:
+        return 0
     target = max(TARGET_CHUNK_PIXELS, largest / factor2)
     return max(0, math.ceil(math.log2(area / target)))
 
