@@ -9,6 +9,8 @@ full images at every level (measured: about 0.2 s a level on 1150 x 1150 pixels)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from odc.geo.geobox import GeoBox
 
@@ -54,21 +56,79 @@ def block_reduce(
     """
     if factor == 1:
         return values, np.asarray(valid, dtype=bool), geobox
-    rows, cols = (n // factor for n in values.shape)
-    cut = (slice(0, rows * factor), slice(0, cols * factor))
+    total, count = _sums_and_counts(values, valid, factor)
+    return _level(total, count, factor, geobox)
+
+
+def block_pyramid(
+    values: np.ndarray, valid: np.ndarray, geobox: GeoBox, factors: Iterable[int]
+) -> dict[int, tuple[np.ndarray, np.ndarray, GeoBox]]:
+    """:func:`block_reduce` by every factor of ``factors``, in one pass over the
+    full-resolution image when each factor is a multiple of the one before (1, 2, 4, 8): each
+    level's block sums and counts come from the previous level's, which is exact (the same
+    sums, and a level-f pixel is valid when at least half of its f x f pixels are). A factor
+    off that chain is reduced from full resolution.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from odc.geo.geobox import GeoBox
+    >>> from affine import Affine
+    >>> gb = GeoBox((8, 8), Affine(10, 0, 0, 0, -10, 80), "EPSG:32616")
+    >>> levels = block_pyramid(np.arange(64.0).reshape(8, 8), np.ones((8, 8), bool), gb, (1, 2, 4))
+    >>> levels[4][0].tolist(), levels[4][2].resolution.x
+    ([[13.5, 17.5], [45.5, 49.5]], 40.0)
+    """
+    out: dict[int, tuple[np.ndarray, np.ndarray, GeoBox]] = {}
+    sums: tuple[np.ndarray, np.ndarray] | None = None
+    done = 1
+    for factor in sorted(set(factors)):
+        if factor == 1:
+            out[1] = (values, np.asarray(valid, dtype=bool), geobox)
+            continue
+        step = factor // done
+        if sums is None or factor % done:  # from full resolution: the first, or off the chain
+            sums = _sums_and_counts(values, valid, factor)
+        else:
+            total, count = sums
+            rows, cols = total.shape[0] // step * step, total.shape[1] // step * step
+            sums = (
+                _block_sums(total[:rows, :cols], step),
+                _block_sums(count[:rows, :cols], step),
+            )
+        done = factor
+        out[factor] = _level(*sums, factor, geobox)
+    return out
+
+
+def _level(
+    total: np.ndarray, count: np.ndarray, factor: int, geobox: GeoBox
+) -> tuple[np.ndarray, np.ndarray, GeoBox]:
+    """The mean, validity and grid of a level from its block sums and counts."""
+    rows, cols = total.shape
     mean = np.zeros((rows, cols), dtype=np.float32)
+    np.divide(total, count, out=mean, where=count > 0)
+    cut = (slice(0, rows * factor), slice(0, cols * factor))
+    return mean, count * 2 >= factor * factor, geobox[cut].zoom_out(factor)
+
+
+def _sums_and_counts(
+    values: np.ndarray, valid: np.ndarray, factor: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of the valid values (float32) and counts of the valid pixels (int32) over the
+    whole ``factor x factor`` blocks, in row strips that bound the temporaries."""
+    rows, cols = (n // factor for n in values.shape)
+    total = np.zeros((rows, cols), dtype=np.float32)
     count = np.zeros((rows, cols), dtype=np.int32)
     step = max(1, STRIP_PIXELS // max(1, cols * factor * factor))  # reduced rows per strip
     for r0 in range(0, rows, step):
         r1 = min(rows, r0 + step)
         band = slice(r0 * factor, r1 * factor)
-        ok = np.asarray(valid[band, cut[1]], dtype=bool)
-        v = np.where(ok, np.asarray(values[band, cut[1]], dtype=np.float32), np.float32(0))
-        total = _block_sums(v, factor)
+        ok = np.asarray(valid[band, : cols * factor], dtype=bool)
+        v = np.where(ok, np.asarray(values[band, : cols * factor], dtype=np.float32), np.float32(0))
+        total[r0:r1] = _block_sums(v, factor)
         count[r0:r1] = _block_sums(ok.astype(np.int32), factor)
-        np.divide(total, count[r0:r1], out=mean[r0:r1], where=count[r0:r1] > 0)
-    reduced_box = geobox[cut].zoom_out(factor)
-    return mean, count * 2 >= factor * factor, reduced_box
+    return total, count
 
 
 def _block_sums(a: np.ndarray, factor: int) -> np.ndarray:

@@ -36,7 +36,7 @@ from ..errors import (
 )
 from .grid import covering_roi
 from .images import SolveImage, to_itk
-from .pyramid import block_reduce
+from .pyramid import block_pyramid
 from .search import Search, global_search, trusted
 from .transform import Diagnostics, RigidTransform, StageResult
 
@@ -213,46 +213,43 @@ class _Level:
     fixed_valid: int
 
     @classmethod
-    def reduced(
+    def of(
         cls,
         fixed: SolveImage,
         moving: SolveImage,
-        factor: int,
         frame: Frame,
         max_pixels: int | None = None,
     ) -> _Level:
-        """Both images block-averaged by ``factor``; with ``max_pixels``, the fixed image is
-        the central window of at most that many level pixels, and the moving image only what
-        covers it (ITK's cost of a level grows with the moving image's size)."""
+        """A level from both images reduced to it (:func:`block_pyramid`); with
+        ``max_pixels``, the fixed image is its central window of at most that many pixels, and
+        the moving image only what covers it (ITK's cost of a level grows with the moving
+        image's size)."""
         if max_pixels is not None:
-            fixed = _central(fixed, factor, max_pixels)
-            margin = factor * (MIN_SOLVE_PIXELS + max(fixed.values.shape) // (30 * factor))
+            fixed = _central(fixed, max_pixels)
+            margin = MIN_SOLVE_PIXELS + max(fixed.values.shape) // 30
             rows, cols = covering_roi(moving.geobox, fixed.geobox, pad=margin)
             moving = SolveImage(
                 moving.values[rows, cols], moving.valid[rows, cols], moving.geobox[rows, cols]
             )
-        fv, fok, fbox = block_reduce(fixed.values, fixed.valid, fixed.geobox, factor)
-        mv, mok, mbox = block_reduce(moving.values, moving.valid, moving.geobox, factor)
-        fbox, mbox = frame.geobox(fbox), frame.geobox(mbox)
+        fbox, mbox = frame.geobox(fixed.geobox), frame.geobox(moving.geobox)
         return cls(
-            to_itk(np.asarray(fv, dtype=np.float32), fbox),
-            to_itk(fok.astype(np.uint8), fbox),
-            to_itk(np.asarray(mv, dtype=np.float32), mbox),
-            to_itk(mok.astype(np.uint8), mbox),
-            int(np.count_nonzero(fok)),
+            to_itk(np.asarray(fixed.values, dtype=np.float32), fbox),
+            to_itk(fixed.valid.astype(np.uint8), fbox),
+            to_itk(np.asarray(moving.values, dtype=np.float32), mbox),
+            to_itk(moving.valid.astype(np.uint8), mbox),
+            int(np.count_nonzero(fixed.valid)),
         )
 
 
-def _central(image: SolveImage, factor: int, max_pixels: int) -> SolveImage:
-    """The central window of ``image`` holding at most ``max_pixels`` pixels once reduced by
-    ``factor`` (whole blocks)."""
-    rows, cols = (n // factor for n in image.values.shape)
+def _central(image: SolveImage, max_pixels: int) -> SolveImage:
+    """The central window of ``image`` holding at most ``max_pixels`` pixels."""
+    rows, cols = image.values.shape
     if rows * cols <= max_pixels:
         return image
     side = math.isqrt(max_pixels)
     h, w = min(rows, side), min(cols, max_pixels // min(rows, side))
-    r0, c0 = (rows - h) // 2 * factor, (cols - w) // 2 * factor
-    window = slice(r0, r0 + h * factor), slice(c0, c0 + w * factor)
+    r0, c0 = (rows - h) // 2, (cols - w) // 2
+    window = slice(r0, r0 + h), slice(c0, c0 + w)
     return SolveImage(image.values[window], image.valid[window], image.geobox[window])
 
 
@@ -433,10 +430,18 @@ def solve(
             radius=0.5 * pixel * math.hypot(*shape),
             pixel=pixel,
         )
+        fixed_levels = block_pyramid(cropped.values, cropped.valid, cropped.geobox, factors)
+        moving_levels = block_pyramid(moving.values, moving.valid, moving.geobox, factors)
         levels = {
-            f: _Level.reduced(cropped, moving, f, frame, settings.max_level_pixels)
+            f: _Level.of(
+                SolveImage(*fixed_levels[f]),
+                SolveImage(*moving_levels[f]),
+                frame,
+                settings.max_level_pixels,
+            )
             for f in sorted(factors)
         }
+        del fixed_levels, moving_levels
         settings = replace(
             settings,
             translation_shrink=tuple(f for f in settings.translation_shrink if f in levels) or (1,),
