@@ -382,109 +382,155 @@ def solve(
     NoOverlapError
         When the mutual valid area is smaller than the solve needs.
     """
+    settings = settings or SolverSettings()
+    if not stages or tuple(s for s in STAGES if s in stages) != tuple(stages):
+        raise ValueError(
+            f"stages must be 'translation', 'rigid' or both in that order; got {stages!r}"
+        )
+    if "rigid" not in stages and 1 not in settings.translation_shrink:
+        settings = replace(settings, translation_shrink=(*settings.translation_shrink, 1))
     with single_threaded_itk():
-        settings = settings or SolverSettings()
-        if not stages or tuple(s for s in STAGES if s in stages) != tuple(stages):
-            raise ValueError(
-                f"stages must be 'translation', 'rigid' or both in that order; got {stages!r}"
-            )
-        # the moving band's validity where ``start`` puts its ground (a chunk's moving window is
-        # read there): the area valid in both is that of the pair as the MI stages start it
-        placed = GeoBox(moving.geobox.shape, Affine.translation(*start) @ moving.geobox.affine,
-                        moving.geobox.crs)  # fmt: skip
-        mutual = _mutual_valid(fixed, to_itk(moving.valid.astype(np.uint8), placed))
-        fraction = float(mutual.mean()) if mutual.size else 0.0
-        if fraction < min_valid_fraction or not mutual.any():
-            raise InsufficientValidDataError(
-                f"only {fraction:.2%} of the overlap is valid and clear in both rasters, below "
-                f"min_valid_fraction={min_valid_fraction}: check moving_nodata/fixed_nodata, or lower "
-                "min_valid_fraction if the valid area is known to be small"
-            )
-        rows, cols = _bbox(mutual)
-        shape = (rows.stop - rows.start, cols.stop - cols.start)
-        if min(shape) < MIN_SOLVE_PIXELS:
-            raise NoOverlapError(
-                f"the area valid in both rasters is {shape[0]} x {shape[1]} solve pixels, smaller "
-                f"than the {MIN_SOLVE_PIXELS} x {MIN_SOLVE_PIXELS} a solve needs: use a finer "
-                "solve_resolution or a larger overlap"
-            )
-        crop_box = fixed.geobox[rows, cols]
-        cropped = SolveImage(fixed.values[rows, cols], mutual[rows, cols], crop_box)
-        for name, image in (("fixed", cropped), ("moving", moving)):
-            some = image.values.flat[np.argmax(image.valid)]  # a valid value, if any
-            low = np.min(image.values, where=image.valid, initial=some)
-            high = np.max(image.values, where=image.valid, initial=some)
-            if not low < high:  # no valid pixel, or all of them equal
-                raise NoStructureError(
-                    f"{name} has no structure to register: its valid pixels over the overlap "
-                    "are constant. Check its nodata value and band choice"
-                )
-        if "rigid" not in stages and 1 not in settings.translation_shrink:
-            settings = replace(settings, translation_shrink=(*settings.translation_shrink, 1))
-        factors = {1, *settings.translation_shrink, *settings.rigid_shrink}
-        # a level must keep enough pixels to sample; skip the factors that would not
-        factors = {f for f in factors if min(shape) // f >= MIN_LEVEL_PIXELS} | {1}
-        pixel = float(max(abs(crop_box.resolution.x), abs(crop_box.resolution.y)))
-        frame = Frame(
-            center=tuple(crop_box.affine @ (shape[1] / 2, shape[0] / 2)),
-            radius=0.5 * pixel * math.hypot(*shape),
-            pixel=pixel,
-        )
-        fixed_levels = block_pyramid(cropped.values, cropped.valid, cropped.geobox, factors)
-        moving_levels = block_pyramid(moving.values, moving.valid, moving.geobox, factors)
-        levels = {
-            f: _Level.of(
-                SolveImage(*fixed_levels[f]),
-                SolveImage(*moving_levels[f]),
-                frame,
-                settings.max_level_pixels,
-            )
-            for f in sorted(factors)
-        }
-        del fixed_levels, moving_levels
-        settings = replace(
-            settings,
-            translation_shrink=tuple(f for f in settings.translation_shrink if f in levels) or (1,),
-            rigid_shrink=tuple(f for f in settings.rigid_shrink if f in levels) or (1,),
-        )
-
-        euler = sitk.Euler2DTransform()  # centre (0, 0): the frame's centre
+        cropped, fraction = _mutual_area(fixed, moving, start, min_valid_fraction)
+        _check_structure(cropped, moving)
+        frame = _frame(cropped.geobox)
+        levels, settings = _levels(cropped, moving, frame, settings)
         search = global_search(cropped, moving, start)
-        # the metric before and after, on the finest level small enough to evaluate in full
-        size = shape[0] * shape[1]
-        metric_factor = min((f for f in levels if size / f**2 <= METRIC_PIXELS), default=None)
-        metric_level = levels[metric_factor or max(levels)]
-        try:
-            given = sitk.Euler2DTransform()
-            given.SetTranslation(_in_frame(start, frame))
-            before = _metric(metric_level, given, settings)
-            results = _solve_stages(
-                stages, levels, settings, frame, euler, _start(search, start, frame)
-            )
-            after = _metric(metric_level, euler, settings)
-            if not np.isfinite(euler.GetParameters()).all():
-                raise RuntimeError(f"the optimizer ended at {euler.GetParameters()}")
-        except RuntimeError as err:  # ITK's own failures (degenerate histograms...)
-            message = " ".join(str(err).split())[-300:]
-            raise RegistrationError(f"SimpleITK could not solve this pair: {message}") from err
-
-        diagnostics = Diagnostics(
-            metric_before=before,
-            metric_after=after,
-            valid_fraction=fraction,
-            solve_resolution=(float(abs(crop_box.resolution.x)), float(abs(crop_box.resolution.y))),
-            solve_shape=(int(shape[0]), int(shape[1])),
-            pixel_size=float(pixel_size or pixel),
-            edge_proxy=edge_proxy,
-            stages=tuple(results),
-            reference_shape=None if reference_grid is None else tuple(reference_grid.shape),
-            reference_transform=None
-            if reference_grid is None
-            else tuple(reference_grid.affine)[:6],
-            reference_nodata=reference_nodata,
-            **_search_fields(search),
+        before, after, results, euler = _optimise(
+            stages,
+            levels,
+            settings,
+            frame,
+            cropped.values.size,
+            start,
+            _start(search, start, frame),
         )
-        return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)
+    crop_box = cropped.geobox
+    diagnostics = Diagnostics(
+        metric_before=before,
+        metric_after=after,
+        valid_fraction=fraction,
+        solve_resolution=(float(abs(crop_box.resolution.x)), float(abs(crop_box.resolution.y))),
+        solve_shape=tuple(int(n) for n in crop_box.shape),
+        pixel_size=float(pixel_size or frame.pixel),
+        edge_proxy=edge_proxy,
+        stages=tuple(results),
+        reference_shape=None if reference_grid is None else tuple(reference_grid.shape),
+        reference_transform=None if reference_grid is None else tuple(reference_grid.affine)[:6],
+        reference_nodata=reference_nodata,
+        **_search_fields(search),
+    )
+    return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)
+
+
+def _mutual_area(
+    fixed: SolveImage, moving: SolveImage, start: tuple[float, float], min_valid_fraction: float
+) -> tuple[SolveImage, float]:
+    """The fixed image cropped to the bounding box of the pixels valid in both rasters (its
+    validity: valid in both), and the share of the fixed image they make up.
+
+    The moving band's validity is taken where ``start`` puts its ground (a chunk's moving
+    window is read there): the area valid in both is that of the pair as the MI stages start it.
+    """
+    placed = GeoBox(moving.geobox.shape, Affine.translation(*start) @ moving.geobox.affine,
+                    moving.geobox.crs)  # fmt: skip
+    mutual = _mutual_valid(fixed, to_itk(moving.valid.astype(np.uint8), placed))
+    fraction = float(mutual.mean()) if mutual.size else 0.0
+    if fraction < min_valid_fraction or not mutual.any():
+        raise InsufficientValidDataError(
+            f"only {fraction:.2%} of the overlap is valid and clear in both rasters, below "
+            f"min_valid_fraction={min_valid_fraction}: check moving_nodata/fixed_nodata, or lower "
+            "min_valid_fraction if the valid area is known to be small"
+        )
+    rows, cols = _bbox(mutual)
+    shape = (rows.stop - rows.start, cols.stop - cols.start)
+    if min(shape) < MIN_SOLVE_PIXELS:
+        raise NoOverlapError(
+            f"the area valid in both rasters is {shape[0]} x {shape[1]} solve pixels, smaller "
+            f"than the {MIN_SOLVE_PIXELS} x {MIN_SOLVE_PIXELS} a solve needs: use a finer "
+            "solve_resolution or a larger overlap"
+        )
+    cropped = SolveImage(fixed.values[rows, cols], mutual[rows, cols], fixed.geobox[rows, cols])
+    return cropped, fraction
+
+
+def _check_structure(fixed: SolveImage, moving: SolveImage) -> None:
+    """Refuse a band whose valid pixels are all equal (nothing to register)."""
+    for name, image in (("fixed", fixed), ("moving", moving)):
+        some = image.values.flat[np.argmax(image.valid)]  # a valid value, if any
+        low = np.min(image.values, where=image.valid, initial=some)
+        high = np.max(image.values, where=image.valid, initial=some)
+        if not low < high:  # no valid pixel, or all of them equal
+            raise NoStructureError(
+                f"{name} has no structure to register: its valid pixels over the overlap "
+                "are constant. Check its nodata value and band choice"
+            )
+
+
+def _frame(box: GeoBox) -> Frame:
+    """The normalised frame of the mutual area ``box``: its centre and half diagonal."""
+    pixel = float(max(abs(box.resolution.x), abs(box.resolution.y)))
+    rows, cols = box.shape
+    return Frame(
+        center=tuple(box.affine @ (cols / 2, rows / 2)),
+        radius=0.5 * pixel * math.hypot(rows, cols),
+        pixel=pixel,
+    )
+
+
+def _levels(
+    fixed: SolveImage, moving: SolveImage, frame: Frame, settings: SolverSettings
+) -> tuple[dict[int, _Level], SolverSettings]:
+    """The pyramid levels both stages use, built in one pass, and ``settings`` with the
+    factors too small to sample (under :data:`MIN_LEVEL_PIXELS` a side) left out."""
+    factors = {1, *settings.translation_shrink, *settings.rigid_shrink}
+    factors = {f for f in factors if min(fixed.values.shape) // f >= MIN_LEVEL_PIXELS} | {1}
+    fixed_levels = block_pyramid(fixed.values, fixed.valid, fixed.geobox, factors)
+    moving_levels = block_pyramid(moving.values, moving.valid, moving.geobox, factors)
+    levels = {
+        f: _Level.of(
+            SolveImage(*fixed_levels[f]),
+            SolveImage(*moving_levels[f]),
+            frame,
+            settings.max_level_pixels,
+        )
+        for f in sorted(factors)
+    }
+    settings = replace(
+        settings,
+        translation_shrink=tuple(f for f in settings.translation_shrink if f in levels) or (1,),
+        rigid_shrink=tuple(f for f in settings.rigid_shrink if f in levels) or (1,),
+    )
+    return levels, settings
+
+
+def _optimise(
+    stages: tuple[str, ...],
+    levels: dict[int, _Level],
+    settings: SolverSettings,
+    frame: Frame,
+    size: int,
+    given: tuple[float, float],
+    start: tuple[float, float],
+) -> tuple[float, float, list[StageResult], sitk.Euler2DTransform]:
+    """The MI stages from ITK's translation ``start``: the metric at the ``given`` shift (CRS
+    units) and at the end, on the finest level small enough to evaluate in full (the fixed
+    image having ``size`` pixels at full resolution), the stages' results and the final
+    transform."""
+    metric_factor = min((f for f in levels if size / f**2 <= METRIC_PIXELS), default=None)
+    metric_level = levels[metric_factor or max(levels)]
+    euler = sitk.Euler2DTransform()  # centre (0, 0): the frame's centre
+    try:
+        before_at = sitk.Euler2DTransform()
+        before_at.SetTranslation(_in_frame(given, frame))
+        before = _metric(metric_level, before_at, settings)
+        results = _solve_stages(stages, levels, settings, frame, euler, start)
+        after = _metric(metric_level, euler, settings)
+        if not np.isfinite(euler.GetParameters()).all():
+            raise RuntimeError(f"the optimizer ended at {euler.GetParameters()}")
+    except RuntimeError as err:  # ITK's own failures (degenerate histograms...)
+        message = " ".join(str(err).split())[-300:]
+        raise RegistrationError(f"SimpleITK could not solve this pair: {message}") from err
+    return before, after, results, euler
 
 
 def _in_frame(shift: tuple[float, float], frame: Frame) -> tuple[float, float]:
