@@ -16,8 +16,9 @@ import rasterio.errors
 
 from .errors import CoregError
 from .io import AGAIN, CHUNK, check_target, open_raster, signals_end_the_process, write_geotiff
+from .log import console_logging, own_line
 from .masks_io import MASK_KINDS
-from .pipeline import RESAMPLINGS, align_image_pair, same_file
+from .pipeline import RESAMPLINGS, AlignmentResult, align_image_pair, same_file
 from .xr.register import MASK_DILATION
 from .xr.trim import trim_edge_invalid
 from .xr.warp import GRIDS
@@ -139,7 +140,11 @@ def align_parser() -> argparse.ArgumentParser:
     p.add_argument("--solve-resolutions", type=_resolutions, help="coregix's coarse-to-fine list")
     p.add_argument("--temp-dir", help="accepted for coregix compatibility; unused")
     p.add_argument("--keep-temp-dir", action="store_true", help="accepted; unused")
-    p.add_argument("--log-to-console", action="store_true", help="accepted; unused")
+    p.add_argument(
+        "--log-to-console",
+        action="store_true",
+        help="log each step (inputs, fit, output) and its time on stderr",
+    )
     p.add_argument("--clip-fixed-to-moving", action=bool_flag, default=True, help="accepted")
     p.add_argument(
         "--output-on-moving-grid",
@@ -165,7 +170,13 @@ def align_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-shift", type=float, default=50.0, help="largest believable shift, pixels (50)"
     )
-    p.add_argument("--progress", action=bool_flag, default=None, help="default: on a terminal")
+    p.add_argument(
+        "--progress",
+        action=bool_flag,
+        default=None,
+        help="a progress bar on stderr for registering and for warping + writing "
+        "(default: when stderr is a terminal)",
+    )
     p.add_argument(
         "--on-failure",
         choices=("raise", "warn"),
@@ -214,7 +225,8 @@ def _run(func: Callable[[], int], prog: str, flags: Mapping[str, str] | None = N
 
     def one_line(message: object, category: type, *args: object, **kwargs: object) -> None:
         text = with_flags(" ".join(str(message).split()), flags)
-        print(f"{prog}: warning: {text}", file=sys.stderr)
+        with own_line():
+            print(f"{prog}: warning: {text}", file=sys.stderr)
 
     with warnings.catch_warnings(), signals_end_the_process():
         # rasterio's in-memory warp datasets, made in several threads at once, now and then
@@ -238,47 +250,54 @@ def align_main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHE_MB)
 
     def work() -> int:
-        result = align_image_pair(
-            args.moving_image,
-            args.fixed_image,
-            args.output_image,
-            band_index=args.band_index,
-            moving_band_index=args.moving_band_index,
-            fixed_band_index=args.fixed_band_index,
-            moving_nodata=args.moving_nodata,
-            fixed_nodata=args.fixed_nodata,
-            output_nodata=args.output_nodata,
-            min_valid_fraction=args.min_valid_fraction,
-            output_on_moving_grid=args.output_on_moving_grid,
-            output_grid=args.output_grid,
-            trim_edge_invalid=args.trim_edge_invalid,
-            edge_trim_depth=args.edge_trim_depth,
-            edge_trim_detection_band_index=args.edge_trim_detection_band_index,
-            edge_trim_invalid_below=args.edge_trim_invalid_below,
-            edge_trim_invalid_above=args.edge_trim_invalid_above,
-            use_edge_proxies=args.use_edge_proxies,
-            split_factor=args.split_factor,
-            solve_resolution=args.solve_resolution,
-            solve_resolutions=args.solve_resolutions,
-            transform_out=args.transform_out,
-            cog=args.cog,
-            resampling=args.resampling,
-            max_shift=args.max_shift,
-            plot=args.plot,
-            progress=sys.stderr.isatty() if args.progress is None else args.progress,
-            moving_mask=args.moving_mask,
-            fixed_mask=args.fixed_mask,
-            moving_mask_kind=args.moving_mask_kind,
-            fixed_mask_kind=args.fixed_mask_kind,
-            mask_dilation=args.mask_dilation,
-            cloud_guard=CLOUD_GUARDS[args.cloud_guard],
-            on_failure=args.on_failure,
-        )
+        with console_logging(args.log_to_console, prog="align-image-pair"):
+            result = _align(args)
         record = {"output_image_path": str(result.output_image_path), **result.fit.to_dict()}
         print(json.dumps(record, indent=2))
         return 0
 
     return _run(work, "align-image-pair", _align_flags(args))
+
+
+def _align(args: argparse.Namespace) -> AlignmentResult:
+    """:func:`align_image_pair` with the parsed flags."""
+    return align_image_pair(
+        args.moving_image,
+        args.fixed_image,
+        args.output_image,
+        band_index=args.band_index,
+        moving_band_index=args.moving_band_index,
+        fixed_band_index=args.fixed_band_index,
+        moving_nodata=args.moving_nodata,
+        fixed_nodata=args.fixed_nodata,
+        output_nodata=args.output_nodata,
+        min_valid_fraction=args.min_valid_fraction,
+        output_on_moving_grid=args.output_on_moving_grid,
+        output_grid=args.output_grid,
+        trim_edge_invalid=args.trim_edge_invalid,
+        edge_trim_depth=args.edge_trim_depth,
+        edge_trim_detection_band_index=args.edge_trim_detection_band_index,
+        edge_trim_invalid_below=args.edge_trim_invalid_below,
+        edge_trim_invalid_above=args.edge_trim_invalid_above,
+        use_edge_proxies=args.use_edge_proxies,
+        split_factor=args.split_factor,
+        solve_resolution=args.solve_resolution,
+        solve_resolutions=args.solve_resolutions,
+        transform_out=args.transform_out,
+        cog=args.cog,
+        resampling=args.resampling,
+        max_shift=args.max_shift,
+        plot=args.plot,
+        progress=sys.stderr.isatty() if args.progress is None else args.progress,
+        moving_mask=args.moving_mask,
+        fixed_mask=args.fixed_mask,
+        moving_mask_kind=args.moving_mask_kind,
+        fixed_mask_kind=args.fixed_mask_kind,
+        mask_dilation=args.mask_dilation,
+        cloud_guard=CLOUD_GUARDS[args.cloud_guard],
+        on_failure=args.on_failure,
+        log_to_console=args.log_to_console,
+    )
 
 
 def _align_flags(args: argparse.Namespace) -> dict[str, str]:

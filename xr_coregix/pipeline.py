@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
+import logging
+import math
 import os
-import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import rasterio.warp
 
-from .core.transform import RigidTransform
+from .core.transform import (
+    SHIFT_AXES,
+    RigidTransform,
+    chunks_text,
+    metric_text,
+    rotation_text,
+    shift_text,
+)
 from .errors import CoregError
 from .io import (
     AGAIN,
@@ -23,6 +31,7 @@ from .io import (
     open_raster,
     write_geotiff,
 )
+from .log import console_logging, seconds, stage
 from .masks_io import BAND_PREFIX, check_kind, open_mask
 from .xr.bands import select_band
 from .xr.masks import check_nodata
@@ -31,7 +40,7 @@ from .xr.trim import check_depth
 from .xr.trim import trim_edge_invalid as trim_edges
 from .xr.warp import GRIDS, apply
 
-PROGRESS_AFTER_SECONDS = 0.5  # steps shorter than this show no bar
+log = logging.getLogger(__name__)
 # the resampling names GDAL's warp takes (rasterio.warp.reproject, as odc.geo calls it)
 RESAMPLINGS = tuple(r.name for r in rasterio.warp.SUPPORTED_RESAMPLING)
 
@@ -205,7 +214,14 @@ def align_image_pair(
     plot : path-like, optional
         Also write a before/after comparison figure (PNG; needs matplotlib) there.
     progress : bool
-        Show progress bars (on standard error) while registering and while writing.
+        Show one labelled progress bar on standard error for each of the two long steps,
+        ``registering`` and ``warping + writing`` (see :class:`xr_coregix.log.ProgressBar`).
+    log_to_console : bool
+        Log each step and its time to standard error: the inputs opened (size, data type, CRS,
+        pixel size, nodata), the registration (split factor and chunks, shift in pixels x east
+        and y north, rotation, metric, reliability), the output written (path, size) and the
+        total. The messages go to the ``xr_coregix.pipeline`` logger (INFO) either way;
+        ``log_to_console`` adds a handler on standard error for the call.
     moving_mask, fixed_mask : path-like or str, optional
         Cloud, shadow or quality masks, kept out of the metric: a single-band raster file in
         the input's CRS, on its grid or on any grid that overlaps it (a finer or coarser quality
@@ -229,7 +245,7 @@ def align_image_pair(
         When the fit fails a reliability check: raise :class:`RegistrationError` and write
         nothing (default), or warn (:class:`RegistrationWarning`) and write the output of the
         fit, flagged ``diagnostics.reliable = False``.
-    temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
+    temp_dir, keep_temp_dir, clip_fixed_to_moving, enforce_mutual_valid_mask
         Accepted for coregix compatibility. xr_coregix keeps no temporary folder, always solves
         over the overlap, and always uses only pixels valid in both rasters.
 
@@ -258,7 +274,8 @@ def align_image_pair(
     >>> round(result.fit.rotation_degrees, 2)
     0.35
     """
-    del temp_dir, keep_temp_dir, log_to_console, clip_fixed_to_moving, enforce_mutual_valid_mask
+    del temp_dir, keep_temp_dir, clip_fixed_to_moving, enforce_mutual_valid_mask
+    began = time.perf_counter()
     grid = output_grid or ("source" if output_on_moving_grid else "reference")
     if grid not in GRIDS:
         raise CoregError(f"output_grid={grid!r}: choose one of {GRIDS}")
@@ -290,83 +307,163 @@ def align_image_pair(
     moving_band = {"position": band_index if moving_band_index is None else moving_band_index}
     fixed_band = {"position": band_index if fixed_band_index is None else fixed_band_index}
     detection_band = {"position": edge_trim_detection_band_index}
-    moving = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK)
-    fixed = open_raster(fixed_image_path, "fixed_image_path", chunks=CHUNK)
-    # what apply and the trim would refuse only after the registration
-    if output_nodata is not None:
-        check_nodata(output_nodata, moving.dtype, "output_nodata")
-    if trim_edge_invalid:
-        out_shape = (fixed if grid == "reference" else moving).rio.shape
-        check_depth(edge_trim_depth, out_shape, "edge_trim_depth")
-        select_band(moving, detection_band, "edge_trim_detection_band_index")
-    masks = {
-        side: open_mask(
-            mask,
-            kind,
-            image,
-            name=f"{side}_mask",
-            kind_name=f"{side}_mask_kind",
-            image_name=f"{side}_image_path",
+    with console_logging(log_to_console):
+        with stage("opening inputs", log) as step:
+            moving = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK)
+            fixed = open_raster(fixed_image_path, "fixed_image_path", chunks=CHUNK)
+            # what apply and the trim would refuse only after the registration
+            if output_nodata is not None:
+                check_nodata(output_nodata, moving.dtype, "output_nodata")
+            if trim_edge_invalid:
+                out_shape = (fixed if grid == "reference" else moving).rio.shape
+                check_depth(edge_trim_depth, out_shape, "edge_trim_depth")
+                select_band(moving, detection_band, "edge_trim_detection_band_index")
+            masks = {
+                side: open_mask(
+                    mask,
+                    kind,
+                    image,
+                    name=f"{side}_mask",
+                    kind_name=f"{side}_mask_kind",
+                    image_name=f"{side}_image_path",
+                )
+                for side, mask, kind, image in (
+                    ("moving", moving_mask, moving_mask_kind, moving),
+                    ("fixed", fixed_mask, fixed_mask_kind, fixed),
+                )
+            }
+            step.details = "; ".join(
+                [
+                    f"moving {os.fspath(moving_image_path)!r}: {raster_text(moving)}",
+                    f"fixed {os.fspath(fixed_image_path)!r}: {raster_text(fixed)}",
+                    *(
+                        f"{side} mask {os.fspath(mask)!r} ({kind})"
+                        for side, mask, kind in (
+                            ("moving", moving_mask, moving_mask_kind),
+                            ("fixed", fixed_mask, fixed_mask_kind),
+                        )
+                        if mask is not None
+                    ),
+                ]
+            )
+        start = (
+            f"moving band {moving_band['position']} onto fixed band {fixed_band['position']}, "
+            f"{'edge proxies' if use_edge_proxies else 'raw values'}, split factor "
+            f"{'derived from the size' if split_factor is None else split_factor}"
         )
-        for side, mask, kind, image in (
-            ("moving", moving_mask, moving_mask_kind, moving),
-            ("fixed", fixed_mask, fixed_mask_kind, fixed),
-        )
-    }
-    with _progress(progress):
-        fit = register(
-            moving,
-            fixed,
-            moving_band=moving_band,
-            fixed_band=fixed_band,
-            edge_proxy=use_edge_proxies,
-            moving_nodata=moving_nodata,
-            fixed_nodata=fixed_nodata,
-            min_valid_fraction=min_valid_fraction,
-            solve_resolution=_solve_resolution(solve_resolution, solve_resolutions),
-            split_factor=split_factor,
-            max_shift=max_shift,
-            moving_mask=masks["moving"],
-            fixed_mask=masks["fixed"],
-            mask_dilation=mask_dilation,
-            cloud_guard=cloud_guard,
-            on_failure=on_failure,
-        )
+        with stage("registering", log, start=start, progress=progress) as step:
+            fit = register(
+                moving,
+                fixed,
+                moving_band=moving_band,
+                fixed_band=fixed_band,
+                edge_proxy=use_edge_proxies,
+                moving_nodata=moving_nodata,
+                fixed_nodata=fixed_nodata,
+                min_valid_fraction=min_valid_fraction,
+                solve_resolution=_solve_resolution(solve_resolution, solve_resolutions),
+                split_factor=split_factor,
+                max_shift=max_shift,
+                moving_mask=masks["moving"],
+                fixed_mask=masks["fixed"],
+                mask_dilation=mask_dilation,
+                cloud_guard=cloud_guard,
+                on_failure=on_failure,
+            )
+            step.details = fit_text(fit)
 
-    def aligned_from(raster: Any) -> Any:
-        if moving_nodata is not None:
-            raster = raster.rio.write_nodata(moving_nodata, encoded=False)
-        return apply(raster, fit, grid=grid, resampling=resampling, output_nodata=output_nodata)
+        def aligned_from(raster: Any) -> Any:
+            if moving_nodata is not None:
+                raster = raster.rio.write_nodata(moving_nodata, encoded=False)
+            return apply(raster, fit, grid=grid, resampling=resampling, output_nodata=output_nodata)
 
-    aligned = aligned_from(moving)
-    if trim_edge_invalid:
-        # the trim's first pass reads and warps on its own: nothing waits for its second pass
-        again = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK, name_prefix=AGAIN)
-        aligned = trim_edges(
-            aligned,
-            first_pass=aligned_from(again),
-            depth=edge_trim_depth,
-            detection_band=detection_band,
-            invalid_below=edge_trim_invalid_below,
-            invalid_above=edge_trim_invalid_above,
+        start = (
+            f"{os.fspath(output_image_path)!r} on the {grid} grid, {resampling}"
+            + (", edges trimmed" if trim_edge_invalid else "")
+            + (", COG" if cog else "")
         )
-    with _progress(progress):
-        write_geotiff(aligned, output_image_path, cog=cog)
-    if transform_out is not None:
-        with atomic_path(transform_out) as tmp:
-            tmp.write_text(fit.to_json(indent=2) + "\n")
-    if plot is not None:
-        from .plot import compare
+        with stage("warping + writing", log, start=start, progress=progress) as step:
+            aligned = aligned_from(moving)
+            if trim_edge_invalid:
+                # the trim's first pass reads and warps on its own: nothing waits for its
+                # second pass
+                again = open_raster(
+                    moving_image_path, "moving_image_path", chunks=CHUNK, name_prefix=AGAIN
+                )
+                aligned = trim_edges(
+                    aligned,
+                    first_pass=aligned_from(again),
+                    depth=edge_trim_depth,
+                    detection_band=detection_band,
+                    invalid_below=edge_trim_invalid_below,
+                    invalid_above=edge_trim_invalid_above,
+                )
+            write_geotiff(aligned, output_image_path, cog=cog)
+            size = os.path.getsize(output_image_path) / 2**20
+            step.details = (
+                f"{os.fspath(output_image_path)!r}: {raster_text(aligned)}, {size:.2f} MiB"
+            )
+        if transform_out is not None:
+            with atomic_path(transform_out) as tmp:
+                tmp.write_text(fit.to_json(indent=2) + "\n")
+            log.info("wrote the fit to %r", os.fspath(transform_out))
+        if plot is not None:
+            from .plot import compare
 
-        figure = compare(moving, fixed, fit, moving_band=moving_band, fixed_band=fixed_band)
-        with atomic_path(plot) as tmp:
-            figure.savefig(tmp, format="png", dpi=80)
+            with stage("plotting", log) as step:
+                figure = compare(moving, fixed, fit, moving_band=moving_band, fixed_band=fixed_band)
+                with atomic_path(plot) as tmp:
+                    figure.savefig(tmp, format="png", dpi=80)
+                step.details = repr(os.fspath(plot))
+        log.info("total %s", seconds(time.perf_counter() - began))
     return AlignmentResult(Path(output_image_path), fit)
 
 
-def _progress(enabled: bool) -> Any:
-    if not enabled:
-        return contextlib.nullcontext()
-    from dask.diagnostics import ProgressBar
+def raster_text(raster: Any) -> str:
+    """A raster's size, data type, CRS, pixel size and nodata, as the log tells them.
 
-    return ProgressBar(minimum=PROGRESS_AFTER_SECONDS, out=sys.stderr)
+    Examples
+    --------
+    >>> from xr_coregix.data import example_pair
+    >>> raster_text(example_pair()[0])
+    '1 band x 320 x 320 px, uint16, EPSG:32616, pixel 30 x 30, nodata 0'
+    """
+    spatial = (raster.rio.y_dim, raster.rio.x_dim)
+    bands = math.prod(n for d, n in raster.sizes.items() if d not in spatial)
+    crs = raster.rio.crs
+    epsg = None if crs is None else crs.to_epsg()
+    crs_text = "no CRS" if crs is None else f"EPSG:{epsg}" if epsg else crs.to_string()[:60]
+    x_size, y_size = (abs(r) for r in raster.rio.resolution())
+    nodata = raster.rio.nodata
+    return (
+        f"{bands} band{'' if bands == 1 else 's'} x {raster.rio.height} x {raster.rio.width} px, "
+        f"{raster.dtype}, {crs_text}, pixel {x_size:g} x {y_size:g}, "
+        f"nodata {'none' if nodata is None else f'{nodata:g}'}"
+    )
+
+
+def fit_text(fit: RigidTransform) -> str:
+    """A fit as the log tells it: how it was solved, the shift in pixels (x east, y north) and
+    CRS units, the rotation, the metric and whether it is reliable.
+
+    Examples
+    --------
+    >>> import xr_coregix
+    >>> fit = xr_coregix.register(*xr_coregix.data.example_pair())
+    >>> print(fit_text(fit))  # doctest: +ELLIPSIS
+    split factor 0 (one solve), solve grid ... px at 30 x 30; shift (3.5..., -1.8...) px (x east, y north), (107..., -55...) CRS units; rotation 0.35... deg; metric ...; reliable
+    """
+    crs_units, pixels = shift_text(fit)
+    shift = f"shift {pixels} {SHIFT_AXES}, {crs_units}" if pixels else f"shift {crs_units}"
+    diag = fit.diagnostics
+    if diag is None:
+        return f"{shift}; rotation {rotation_text(fit)}"
+    solved = chunks_text(diag) or "one solve"
+    rows, cols = diag.solve_shape
+    x_size, y_size = diag.solve_resolution
+    reliable = "reliable" if diag.reliable else "UNRELIABLE: " + "; ".join(diag.problems)
+    return (
+        f"split factor {diag.split_factor} ({solved}), solve grid {rows} x {cols} px at "
+        f"{x_size:g} x {y_size:g}; {shift}; rotation {rotation_text(fit)}; "
+        f"metric {metric_text(diag)}, valid {diag.valid_fraction:.1%}; {reliable}"
+    )
