@@ -236,7 +236,7 @@ def test_flags_reach_align_image_pair(tmp_path, monkeypatch, capsys, flags, expe
         seen.update(kwargs)
         raise xr_coregix.CoregError("recorded")
 
-    monkeypatch.setattr(xr_coregix.cli, "align_image_pair", record)
+    monkeypatch.setattr(xr_coregix.pipeline, "align_image_pair", record)
     assert run([*base_args(tmp_path / "out.tif"), *flags]) == 2
     assert "recorded" in capsys.readouterr().err
     assert {k: seen[k] for k in expected} == expected

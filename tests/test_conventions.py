@@ -98,3 +98,13 @@ def test_deterministic_across_runs_and_itk_thread_settings(b4, fixed):
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(saved)
     assert (second.rotation, second.translation) == (first.rotation, first.translation)
     assert second.diagnostics == first.diagnostics
+
+
+def test_the_option_vocabulary_is_what_the_libraries_take():
+    """``options.py`` spells the values out (it imports nothing heavy, for the command lines'
+    start-up): the resampling names are exactly those GDAL's warp takes through rasterio."""
+    import rasterio.warp
+
+    from xr_coregix.options import RESAMPLINGS
+
+    assert RESAMPLINGS == tuple(r.name for r in rasterio.warp.SUPPORTED_RESAMPLING)

@@ -10,18 +10,16 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
-
-import rasterio.errors
+from typing import TYPE_CHECKING, NoReturn
 
 from .errors import CoregError
-from .io import AGAIN, CHUNK, check_target, open_raster, signals_end_the_process, write_geotiff
-from .log import console_logging, own_line
-from .masks_io import MASK_KINDS
-from .pipeline import RESAMPLINGS, AlignmentResult, align_image_pair, same_file
-from .xr.register import MASK_DILATION
-from .xr.trim import trim_edge_invalid
-from .xr.warp import GRIDS
+from .options import AGAIN, CHUNK, GRIDS, MASK_DILATION, MASK_KINDS, RESAMPLINGS
+
+if TYPE_CHECKING:
+    from .pipeline import AlignmentResult
+
+# The parsers need only the vocabulary of the options (``options.py``): the library is imported
+# when a command runs, so that ``--help`` and bad flags answer at once.
 
 
 def _resolutions(text: str) -> list[float | None]:
@@ -221,6 +219,11 @@ def _run(func: Callable[[], int], prog: str, flags: Mapping[str, str] | None = N
     warning into one line on stderr; the keyword names in messages become the flags of
     ``flags`` (:func:`with_flags`). SIGINT and SIGTERM end the process (removing any partial
     output) with the signal's exit status."""
+    import rasterio.errors
+
+    from .io import signals_end_the_process
+    from .log import own_line
+
     flags = flags or {}
 
     def one_line(message: object, category: type, *args: object, **kwargs: object) -> None:
@@ -250,6 +253,8 @@ def align_main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHE_MB)
 
     def work() -> int:
+        from .log import console_logging
+
         with console_logging(args.log_to_console, prog="align-image-pair"):
             result = _align(args)
         record = {"output_image_path": str(result.output_image_path), **result.fit.to_dict()}
@@ -261,6 +266,8 @@ def align_main(argv: Sequence[str] | None = None) -> int:
 
 def _align(args: argparse.Namespace) -> AlignmentResult:
     """:func:`align_image_pair` with the parsed flags."""
+    from .pipeline import align_image_pair
+
     return align_image_pair(
         args.moving_image,
         args.fixed_image,
@@ -352,6 +359,10 @@ def trim_parser() -> argparse.ArgumentParser:
 
 def trim_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``trim-edge-invalid``."""
+    from .io import check_target, open_raster, write_geotiff
+    from .pipeline import same_file
+    from .xr.trim import trim_edge_invalid
+
     parser = trim_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHE_MB)

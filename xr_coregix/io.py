@@ -42,10 +42,6 @@ class RasterIOError(CoregError):
     """
 
 
-CHUNK = 1024  # pixels a side of the dask blocks files are read and written in
-AGAIN = "xr-coregix-again-"  # dask key prefix of a second, independent read of a file
-
-
 def open_raster(
     path: str | os.PathLike[str], name: str, *, name_prefix: str | None = None, **kwargs: Any
 ) -> xr.DataArray:

@@ -8,11 +8,10 @@ import os
 import xarray as xr
 
 from .errors import CoregError
-from .io import CHUNK, open_raster
+from .io import open_raster
+from .options import CHUNK, MASK_KINDS
 from .xr.qa import landsat_qa_mask, scl_mask
 
-# How the values of a mask raster become "exclude"
-MASK_KINDS = ("nonzero", "landsat-qa-pixel", "landsat-bqa", "landsat-bqa-pre", "scl")
 _LANDSAT_LAYOUTS = {
     "landsat-qa-pixel": "collection2",
     "landsat-bqa": "collection1",

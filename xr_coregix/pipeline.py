@@ -11,8 +11,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import rasterio.warp
-
 from .core.transform import (
     SHIFT_AXES,
     RigidTransform,
@@ -23,8 +21,6 @@ from .core.transform import (
 )
 from .errors import CoregError
 from .io import (
-    AGAIN,
-    CHUNK,
     RasterIOError,
     atomic_path,
     check_target,
@@ -33,16 +29,15 @@ from .io import (
 )
 from .log import console_logging, seconds, stage
 from .masks_io import BAND_PREFIX, check_kind, open_mask
+from .options import AGAIN, CHUNK, GRIDS, MASK_DILATION, RESAMPLINGS
 from .xr.bands import select_band
 from .xr.masks import check_nodata
-from .xr.register import MASK_DILATION, register
+from .xr.register import register
 from .xr.trim import check_depth
 from .xr.trim import trim_edge_invalid as trim_edges
-from .xr.warp import GRIDS, apply
+from .xr.warp import apply
 
 log = logging.getLogger(__name__)
-# the resampling names GDAL's warp takes (rasterio.warp.reproject, as odc.geo calls it)
-RESAMPLINGS = tuple(r.name for r in rasterio.warp.SUPPORTED_RESAMPLING)
 
 
 class AlignmentResult(NamedTuple):

@@ -14,12 +14,11 @@ from odc.geo.xr import xr_coords
 
 from ..core.transform import RigidTransform
 from ..errors import CoregError, CRSMismatchError
+from ..options import GRIDS
 from .blockwarp import warp_block, warp_dask
 from .georef import geobox_of, spatial_dims
 from .masks import check_dtype, check_nodata, encoded_nodata, nodata_in_memory
 from .series import TransformSeries
-
-GRIDS = ("source", "reference", "native")
 
 
 def corrected_geobox(gbox: GeoBox, fit: RigidTransform) -> GeoBox:
