@@ -61,3 +61,41 @@ def test_cli_example(tmp_path):
     fit = json.loads((tmp_path / "fit.json").read_text())
     assert fit["type"] == "rigid"
     assert (tmp_path / "compare.png").exists() and (tmp_path / "aligned.tif").exists()
+
+
+def _summary(stdout):
+    return json.loads(stdout.split("summary: ", 1)[1].splitlines()[0])
+
+
+def test_stac_cube_registers_applies_and_writes_every_date(tmp_path):
+    pytest.importorskip("odc.stac")
+    figure = tmp_path / "shifts.png"
+    done = run(
+        [sys.executable, str(EXAMPLES / "stac_cube.py"), str(tmp_path), "--plot", str(figure)],
+        tmp_path,
+    )
+    summary = _summary(done.stdout)
+    assert summary["dates"] == 6 and summary["registered"] == 5 and summary["written"] == 5
+    assert summary["failed"] == ["2024-09-21"]  # the overcast date
+    assert summary["max_error_px"] < 0.05  # every known shift recovered
+    assert "only 0.00% of the overlap is valid and clear" in done.stdout
+    assert len(list(tmp_path.glob("LC08_*_B4.tif"))) == 6 and (tmp_path / "items.json").exists()
+    aligned = sorted(tmp_path.glob("aligned_*.tif"))
+    days = ["20240414", "20240516", "20240617", "20240719", "20240820"]  # not the overcast one
+    assert [p.name for p in aligned] == [f"aligned_{day}.tif" for day in days]
+    assert done.stdout.count("layout COG, on the reference grid: True") == 5
+    reference = rioxarray.open_rasterio(tmp_path / "reference_B4.tif")
+    first = rioxarray.open_rasterio(aligned[0])
+    assert first.odc.geobox == reference.odc.geobox and first.rio.nodata == 0
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_onto_another_grid_aligns_a_15_m_cube_on_a_30_m_grid(tmp_path):
+    done = run([sys.executable, str(EXAMPLES / "onto_another_grid.py")], tmp_path)
+    assert "moving: {'time': 4, 'y': 1207, 'x': 1254} at 15 m" in done.stdout
+    assert "aligned: {'time': 4, 'y': 603, 'x': 627} at 30 m, on the reference grid: True" in (
+        done.stdout
+    )
+    summary = _summary(done.stdout)
+    assert summary["dates"] == 4
+    assert summary["max_residual_px"] < 0.05 and summary["max_left_after_px"] < 0.05

@@ -16,8 +16,6 @@ GRID = GeoBox((200, 300), Affine(30, 0, 450000, 0, -30, 3400000), "EPSG:32616")
 TIMES = pd.DatetimeIndex(["2024-05-31T16:42:11", "2024-06-01T16:32:07", "2024-06-16T16:32:09"])
 
 
-
-
 def make_fit(translation=(45.0, -15.0), center=(454500.0, 3397000.0), **changes) -> RigidTransform:
     return RigidTransform(0.01, translation, center, "EPSG:32616", diagnostics(**changes))
 

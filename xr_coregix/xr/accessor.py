@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import xarray as xr
+from dask.delayed import Delayed
 
 from ..core.transform import RigidTransform
 from ..errors import CoregError
+from .cube import LazyTransformSeries
 from .register import register
 from .series import TransformSeries
 from .warp import apply
@@ -44,11 +46,12 @@ class CoregAccessor:
         return self._fit
 
     def register(
-        self, fixed: xr.DataArray | xr.Dataset, **kwargs: Any
-    ) -> RigidTransform | TransformSeries:
+        self, fixed: xr.DataArray | xr.Dataset, *, compute: bool = True, **kwargs: Any
+    ) -> RigidTransform | TransformSeries | LazyTransformSeries | Delayed:
         """Fit this raster to ``fixed``; see :func:`xr_coregix.register` for the arguments.
 
-        The fit is also kept, so that :meth:`apply` can be called without it.
+        The fit is also kept, so that :meth:`apply` can be called without it (not a lazy one,
+        ``compute=False``: compute it, and pass the result to :meth:`apply`).
 
         Examples
         --------
@@ -58,8 +61,10 @@ class CoregAccessor:
         >>> fit.rotation
         0.0
         """
-        self._fit = register(self._obj, fixed, **kwargs)
-        return self._fit
+        fit = register(self._obj, fixed, compute=compute, **kwargs)
+        if compute:
+            self._fit = fit
+        return fit
 
     def apply(
         self, fit: RigidTransform | TransformSeries | None = None, **kwargs: Any

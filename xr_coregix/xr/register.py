@@ -10,6 +10,7 @@ from dataclasses import replace
 import dask.array as dsa
 import pandas as pd
 import xarray as xr
+from dask.delayed import Delayed
 
 from ..core.anchors import split_counts
 from ..core.checks import problems
@@ -18,13 +19,11 @@ from ..core.transform import RigidTransform
 from ..errors import (
     BandSelectionError,
     CoregError,
-    InsufficientValidDataError,
-    NoOverlapError,
-    NoStructureError,
     RegistrationError,
     RegistrationWarning,
 )
 from .chunked import register_chunked
+from .cube import DATE_ERRORS, LazyTransformSeries, delayed_fit, register_series
 from .exclude import MaskArg
 from .georef import spatial_dims
 from .problem import Problem, pixel_size, solve_window
@@ -105,7 +104,8 @@ def register(
     fixed_mask: MaskArg = None,
     mask_dilation: int = MASK_DILATION,
     cloud_guard: bool | str = True,
-) -> RigidTransform | TransformSeries:
+    compute: bool = True,
+) -> RigidTransform | TransformSeries | LazyTransformSeries | Delayed:
     """Estimate the rigid transform that aligns ``moving`` to ``fixed``.
 
     Area-based: a translation stage then a rigid (rotation + translation) stage maximise the
@@ -171,6 +171,13 @@ def register(
         median, both taken over the pixels on the clear side of the threshold itself (iterated),
         so that it does not grow with cloud cover. The share excluded is in
         ``fit.diagnostics.cloud_excluded``.
+    compute : bool
+        True (default): return the fits. False: return them lazily, as dask tasks not yet run:
+        for a datacube a :class:`~xr_coregix.xr.cube.LazyTransformSeries` (``.compute()``
+        returns the :class:`TransformSeries`, ``.persist()`` starts the fits, ``lazy[i]`` is
+        the fit of date ``i`` as a ``dask.delayed`` object for tasks of your own), for a
+        single pair a :class:`dask.delayed.Delayed` of the :class:`RigidTransform`. Errors on
+        the data are then raised when computed.
 
     Returns
     -------
@@ -179,7 +186,11 @@ def register(
         datacube (a ``time`` dim, or a dim of datetimes, as ``odc.stac.load`` makes), every
         slice is registered against ``fixed`` and a :class:`TransformSeries` of the fits along
         time is returned; a slice that cannot be registered (all cloud, too little valid data)
-        has no fit and its reason is recorded.
+        has no fit and its reason is recorded. The slices are registered as independent dask
+        tasks, side by side: on the active ``dask.distributed`` client when there is one, on
+        dask's threaded scheduler otherwise (``dask.config`` may name another), each reading
+        only its own slice; the fits do not depend on the scheduler nor on the number of
+        workers (``xr_coregix.xr.cube``). With ``compute=False``, the lazy forms above.
 
     Raises
     ------
@@ -208,15 +219,17 @@ def register(
             "fixed has a time dim: pass one reference, e.g. fixed.isel(time=0) or a median "
             "composite fixed.median('time')"
         )
-    dim = series_dim(moving, spatial_dims(moving, "moving"))
-    if dim is not None:
-        return _register_series(moving, fixed, dim, options)
     if split_factor is not None and not (isinstance(split_factor, int) and split_factor >= 0):
         raise CoregError(f"split_factor={split_factor!r} must be a whole number, 0 or more")
     if on_failure not in ("raise", "warn"):
         raise CoregError(f"on_failure={on_failure!r}: pass 'raise' or 'warn'")
     if not (isinstance(max_shift, (int, float)) and max_shift > 0):
         raise CoregError(f"max_shift={max_shift!r} must be a positive number of pixels")
+    dim = series_dim(moving, spatial_dims(moving, "moving"))
+    if dim is not None:
+        return _register_series(moving, fixed, dim, options, compute)
+    if not compute:
+        return delayed_fit(moving, fixed, options)
     problem = Problem.build(
         moving,
         fixed,
@@ -281,23 +294,19 @@ def _register_series(
     fixed: xr.DataArray | xr.Dataset,
     dim: Hashable,
     options: dict,
-) -> TransformSeries:
-    """Register each slice along ``dim``; slices without enough data get no fit."""
-    fits, errors = [], []
-    mask = options["moving_mask"]
-    for i in range(moving.sizes[dim]):
+    compute: bool = True,
+) -> TransformSeries | LazyTransformSeries:
+    """Register each slice along ``dim``, each as a dask task (``xr_coregix.xr.cube``);
+    slices without enough data get no fit. A cube of one slice is registered here, so that
+    its chunk solves (when it has some) still run side by side."""
+    if compute and moving.sizes[dim] == 1:
+        mask = options["moving_mask"]
         if isinstance(mask, xr.DataArray) and dim in mask.dims:
-            options = {**options, "moving_mask": mask.isel({dim: i})}
+            options = {**options, "moving_mask": mask.isel({dim: 0})}
         try:
-            fits.append(register(moving.isel({dim: i}), fixed, **options))
-            errors.append("")
-        except (
-            InsufficientValidDataError,
-            NoOverlapError,
-            NoStructureError,
-            RegistrationError,
-        ) as err:
-            fits.append(None)
-            errors.append(str(err))
-    index = moving.indexes[dim] if dim in moving.indexes else pd.RangeIndex(len(fits), name=dim)
-    return TransformSeries(dim, index, tuple(fits), tuple(errors))
+            fit, error = register(moving.isel({dim: 0}), fixed, **options), ""
+        except DATE_ERRORS as err:
+            fit, error = None, str(err)
+        index = moving.indexes[dim] if dim in moving.indexes else pd.RangeIndex(1, name=dim)
+        return TransformSeries(dim, index, (fit,), (error,))
+    return register_series(moving, fixed, dim, options, compute=compute)
