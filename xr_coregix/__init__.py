@@ -34,6 +34,7 @@ from .errors import (
 from .io import RasterIOError, open_raster, write_geotiff
 from .pipeline import AlignmentResult, align_image_pair
 from .xr.accessor import CoregAccessor, register_accessors
+from .xr.cube import LazyTransformSeries
 from .xr.qa import landsat_qa_mask, qa_mask, scl_mask
 from .xr.register import register
 from .xr.series import TransformSeries
@@ -55,6 +56,7 @@ __all__ = [
     "Diagnostics",
     "GridError",
     "InsufficientValidDataError",
+    "LazyTransformSeries",
     "MissingCRSError",
     "NoOverlapError",
     "NoStructureError",

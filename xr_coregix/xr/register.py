@@ -22,6 +22,7 @@ from ..errors import (
     RegistrationError,
     RegistrationWarning,
 )
+from ..options import MASK_DILATION
 from .chunked import register_chunked
 from .cube import DATE_ERRORS, LazyTransformSeries, delayed_fit, register_series
 from .exclude import MaskArg
@@ -33,7 +34,6 @@ from .series import TransformSeries, series_dim
 # beyond it chunks of TARGET_CHUNK_PIXELS (at most MAX_CHUNKS of them are solved: chunked.py)
 SINGLE_SOLVE_PIXELS = 2048 * 2048
 TARGET_CHUNK_PIXELS = 1024 * 1024
-MASK_DILATION = 3  # reference pixels: covers the soft edge of a cloud and the proxy's stencil
 # smallest side of a chunk's own area (its core), solve-grid pixels: with its overlap into its
 # neighbours, a window above the MIN_LEVEL_PIXELS a pyramid level needs
 MIN_CHUNK_PIXELS = 64
