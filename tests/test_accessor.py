@@ -70,3 +70,32 @@ def test_every_band_is_warped(pair, fixed):
     aligned = moving.coreg.apply(grid="reference")
     assert aligned.sizes["band"] == 2
     np.testing.assert_array_equal(aligned.band.values, ["red", "nir"])
+
+
+def test_the_accessor_binds_the_functions_with_their_signatures():
+    """``obj.coreg.register``/``apply`` show the functions' own keywords (no ``**kwargs``)."""
+    import inspect
+
+    for method, func in (
+        (xr_coregix.CoregAccessor.register, xr_coregix.register),
+        (xr_coregix.CoregAccessor.apply, xr_coregix.apply),
+    ):
+        bound = list(inspect.signature(method).parameters)
+        plain = list(inspect.signature(func).parameters)
+        assert bound == ["self", *plain[1:]]
+        assert func.__doc__ in method.__doc__
+
+
+def test_a_new_object_needs_the_fit_passed():
+    """``ds["red"]`` is a new object each time, with a new accessor: apply without a fit says
+    so; with the fit it warps, exactly as the plain function does."""
+    moving, fixed = xr_coregix.data.example_pair()
+    ds = moving.to_dataset(name="red")
+    fit = ds["red"].coreg.register(fixed)
+    with pytest.raises(xr_coregix.CoregError, match=r'new object.*ds\["red"\].*pass it'):
+        ds["red"].coreg.apply(grid="reference")
+    with pytest.raises(xr_coregix.CoregError, match="needs a fit"):
+        moving.chunk(64).coreg.apply()
+    aligned = ds["red"].coreg.apply(fit, grid="reference")
+    expected = xr_coregix.apply(ds["red"], fit, grid="reference")
+    assert aligned.identical(expected)

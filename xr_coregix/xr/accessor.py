@@ -1,18 +1,46 @@
-"""The ``.coreg`` accessor on DataArray and Dataset: a thin binding of register and apply."""
+"""The ``.coreg`` accessor on DataArray and Dataset: plain functions bound to the object.
+
+``obj.coreg.register(...)`` is :func:`xr_coregix.register` with ``moving=obj``, and
+``obj.coreg.apply(fit, ...)`` is :func:`xr_coregix.apply`, with their own signatures and docs
+(as odc-geo binds its functions). The one thing the accessor keeps is the last fit made through
+it, so that ``obj.coreg.apply(grid=...)`` works on the same object (DESIGN.md's contract);
+xarray makes a new object, and a new accessor, for every ``ds["red"]`` and ``.chunk()``, so
+passing the fit is the form that always works.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import xarray as xr
-from dask.delayed import Delayed
 
 from ..core.transform import RigidTransform
 from ..errors import CoregError
-from .cube import LazyTransformSeries
 from .register import register
 from .series import TransformSeries
 from .warp import apply
+
+
+def _bound(func: Callable[..., Any], *, optional_second: bool = False) -> Callable[..., Any]:
+    """``func`` as a method of the accessor: its first argument is the accessor's object; its
+    signature (without that argument) and docstring are ``func``'s. ``optional_second``: the
+    second argument (``apply``'s fit) defaults to None, the last fit made through the accessor."""
+    signature = inspect.signature(func)
+    first, *rest = signature.parameters.values()
+    if optional_second:
+        rest[0] = rest[0].replace(default=None)
+
+    @functools.wraps(func)
+    def method(self: CoregAccessor, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self, f"_{func.__name__}")(*args, **kwargs)
+
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    method.__signature__ = signature.replace(parameters=[self_param, *rest])  # type: ignore[attr-defined]
+    method.__doc__ = f"``{func.__name__}`` with ``{first.name}`` this object.\n\n{func.__doc__}"
+    return method
 
 
 class CoregAccessor:
@@ -23,7 +51,7 @@ class CoregAccessor:
     >>> import xr_coregix
     >>> moving, fixed = xr_coregix.data.example_pair()
     >>> fit = moving.coreg.register(fixed)
-    >>> aligned = moving.coreg.apply(grid="reference")
+    >>> aligned = moving.coreg.apply(fit, grid="reference")
     >>> aligned.shape == fixed.shape
     True
     """
@@ -34,7 +62,7 @@ class CoregAccessor:
 
     @property
     def fit(self) -> RigidTransform | TransformSeries | None:
-        """The last fit made through this accessor, or None.
+        """The last fit made through this accessor (this very object), or None.
 
         Examples
         --------
@@ -45,49 +73,27 @@ class CoregAccessor:
         """
         return self._fit
 
-    def register(
-        self, fixed: xr.DataArray | xr.Dataset, *, compute: bool = True, **kwargs: Any
-    ) -> RigidTransform | TransformSeries | LazyTransformSeries | Delayed:
-        """Fit this raster to ``fixed``; see :func:`xr_coregix.register` for the arguments.
-
-        The fit is also kept, so that :meth:`apply` can be called without it (not a lazy one,
-        ``compute=False``: compute it, and pass the result to :meth:`apply`).
-
-        Examples
-        --------
-        >>> import xr_coregix
-        >>> moving, fixed = xr_coregix.data.example_pair()
-        >>> fit = moving.coreg.register(fixed, stages=("translation",))
-        >>> fit.rotation
-        0.0
-        """
-        fit = register(self._obj, fixed, compute=compute, **kwargs)
-        if compute:
+    def _register(self, fixed: xr.DataArray | xr.Dataset, *args: Any, **kwargs: Any) -> Any:
+        fit = register(self._obj, fixed, *args, **kwargs)
+        if isinstance(fit, RigidTransform | TransformSeries):  # not a lazy one (compute=False)
             self._fit = fit
         return fit
 
-    def apply(
-        self, fit: RigidTransform | TransformSeries | None = None, **kwargs: Any
+    def _apply(
+        self, fit: RigidTransform | TransformSeries | None = None, *args: Any, **kwargs: Any
     ) -> xr.DataArray | xr.Dataset:
-        """Warp this raster by ``fit`` (default: the last fit made here).
-
-        See :func:`xr_coregix.apply` for the arguments.
-
-        Examples
-        --------
-        >>> import xr_coregix
-        >>> moving, fixed = xr_coregix.data.example_pair()
-        >>> _ = moving.coreg.register(fixed)
-        >>> moving.coreg.apply(grid="native").shape == moving.shape
-        True
-        """
         fit = fit if fit is not None else self._fit
         if fit is None:
             raise CoregError(
-                "apply() needs a fit: call .coreg.register(fixed) on this object first, or pass "
-                "fit=RigidTransform (e.g. RigidTransform.from_json(text))"
+                "apply() needs a fit: pass it, obj.coreg.apply(fit, grid=...), or call "
+                "obj.coreg.register(fixed) on this same object first. xarray makes a new object, "
+                'with a new accessor, for every ds["red"] and .chunk(): keep the fit register '
+                "returns and pass it"
             )
-        return apply(self._obj, fit, **kwargs)
+        return apply(self._obj, fit, *args, **kwargs)
+
+    register = _bound(register)
+    apply = _bound(apply, optional_second=True)
 
 
 def register_accessors() -> None:
