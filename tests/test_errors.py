@@ -144,7 +144,10 @@ def test_sheared_grid(fixed):
 
 
 def test_apply_without_a_fit(fixed):
-    with pytest.raises(CoregError, match=r"call \.coreg\.register\(fixed\)"):
+    with pytest.raises(
+        CoregError,
+        match=r"needs a fit: pass it, obj\.coreg\.apply\(fit, grid=\.\.\.\), or call obj\.coreg\.register\(fixed\)",
+    ):
         fixed.coreg.apply()
 
 
