@@ -11,4 +11,4 @@ python3 -m venv "$work/venv"
     --resolution lowest-direct ".[test]"
 "$work/venv/bin/python" -m uv pip list --python "$work/venv/bin/python" | \
     grep -Ei '^(numpy|affine|xarray|rioxarray|odc-geo|dask|simpleitk|rasterio) '
-"$work/venv/bin/python" -m pytest -p no:cacheprovider "$@"
+"$work/venv/bin/pytest" -p no:cacheprovider "$@"

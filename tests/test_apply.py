@@ -22,20 +22,15 @@ def raster(values, grid=GRID, nodata=None, dims=("y", "x")):
 
 def fit_by(dx, dy, *, reference_nodata=None):
     """A translation by whole pixels, recording REFERENCE as the reference grid."""
-    diag = xr_coregix.Diagnostics(
-        -0.1,
-        -0.5,
-        1.0,
-        (10.0, 10.0),
-        (30, 30),
-        10.0,
-        True,
-        (),
-        tuple(REFERENCE.shape),
-        tuple(REFERENCE.affine)[:6],
-        reference_nodata,
+    diag = xr_coregix.Diagnostics(-0.1, -0.5, 1.0, (10.0, 10.0), (30, 30), 10.0, True)
+    return RigidTransform(
+        0.0,
+        (dx * 10.0, dy * 10.0),
+        crs="EPSG:32616",
+        diagnostics=diag,
+        reference_geobox=REFERENCE,
+        reference_nodata=reference_nodata,
     )
-    return RigidTransform(0.0, (dx * 10.0, dy * 10.0), crs="EPSG:32616", diagnostics=diag)
 
 
 def test_integer_translation_moves_values_by_whole_pixels():

@@ -12,10 +12,16 @@ import xr_coregix
 from xr_coregix import RegistrationError, RigidTransform, displacement_error
 from xr_coregix.core.anchors import plan_chunks
 from xr_coregix.core.images import SolveImage
+from xr_coregix.xr.arguments import RegisterOptions
 from xr_coregix.xr.chunked import MAX_CHUNKS, chosen_chunks
 from xr_coregix.xr.problem import Problem
 from xr_coregix.xr.register import derive_split_factor
 
+OPTIONS = RegisterOptions(
+    moving_band=0, fixed_band=0, edge_proxy=True, stages=("translation", "rigid"),
+    moving_nodata=None, fixed_nodata=None, min_valid_fraction=0.01, solve_resolution=None,
+    split_factor=None, max_shift=50.0, on_failure="raise", mask_dilation=0, cloud_guard=False,
+)  # fmt: skip
 CASES = [(0.37, -0.61, 0.0), (-4.2, 3.1, -1.0)]
 
 
@@ -99,11 +105,7 @@ def test_split_factor_derived_from_dask_input():
         return xr.DataArray(data, dims=("y", "x"), coords=xr_coords(grid, dims=("y", "x")))
 
     def derived(moving, fixed):
-        problem = Problem.build(
-            moving, fixed, moving_band=0, fixed_band=0, edge_proxy=True,
-            stages=("translation", "rigid"), moving_nodata=None, fixed_nodata=None,
-            min_valid_fraction=0.01, solve_resolution=None,
-        )  # fmt: skip
+        problem = Problem.build(moving, fixed, OPTIONS)
         return derive_split_factor(problem)
 
     assert derived(lazy(8192, 1024), lazy(8192, 1024)) == 6  # 64 chunks of 1024 x 1024

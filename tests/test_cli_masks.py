@@ -164,7 +164,7 @@ def no_registration(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("register was called")
 
-    monkeypatch.setattr(xr_coregix.pipeline, "register", refuse)
+    monkeypatch.setattr(xr_coregix.pipeline, "register_with", refuse)
 
 
 CLI_ERRORS = [

@@ -57,17 +57,17 @@ def _local_scheduler():
     return dask.config.set(scheduler="threads")
 
 
-def _die_once(block, marker):
-    """Kill the worker process the first time any block is computed."""
-    import os
-
-    if not os.path.exists(marker):
-        open(marker, "w").close()
-        os._exit(1)
-    return block
-
-
 def test_a_lost_worker_is_retried_and_the_fit_is_right(client, b4, fixed, tmp_path):
+    def _die_once(block, marker):
+        """Kill the worker process the first time any block is computed (a local function:
+        shipped to the workers by value, as they cannot import this test module)."""
+        import os
+
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)
+        return block
+
     grid = fixed.odc.geobox
     truth = rigid(-0.7, 1.4, -0.3, grid)
     moving = misregister(b4, truth, grid).chunk(160)

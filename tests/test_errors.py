@@ -155,3 +155,21 @@ def test_apply_with_a_fit_of_another_crs(fixed):
     fit = xr_coregix.RigidTransform(0.0, (1.0, 0.0), crs="EPSG:32617")
     with pytest.raises(CRSMismatchError, match="the fit is in"):
         xr_coregix.apply(fixed, fit)
+
+
+def test_every_exception_class_lives_in_errors_and_is_exported():
+    import importlib
+    import pkgutil
+
+    defined = set()
+    for module in pkgutil.walk_packages(xr_coregix.__path__, "xr_coregix."):
+        if module.name == "xr_coregix.__main__":
+            continue
+        for value in vars(importlib.import_module(module.name)).values():
+            ours = isinstance(value, type) and value.__module__.startswith("xr_coregix")
+            if ours and issubclass(value, BaseException):
+                defined.add((value.__module__, value.__name__))
+    assert ("xr_coregix.errors", "RasterIOError") in defined
+    assert {module for module, _ in defined} == {"xr_coregix.errors"}
+    assert {name for _, name in defined} <= set(xr_coregix.__all__)
+    assert all(getattr(xr_coregix, name).__module__ == "xr_coregix.errors" for _, name in defined)

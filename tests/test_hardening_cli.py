@@ -60,7 +60,7 @@ def _refuse(*args, **kwargs):
 @pytest.fixture
 def no_registration(monkeypatch):
     """Fail the test if a registration starts."""
-    monkeypatch.setattr(xr_coregix.pipeline, "register", _refuse)
+    monkeypatch.setattr(xr_coregix.pipeline, "register_with", _refuse)
 
 
 @pytest.fixture

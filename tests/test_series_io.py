@@ -48,9 +48,6 @@ def full_diagnostics(**changes) -> Diagnostics:
         "metric_after": -0.4567891,
         "valid_fraction": 0.8765,
         "stages": (StageResult("translation", -0.4, 12, "Step too small", 0.0, (44.0, -15.5)),),
-        "reference_shape": (200, 300),
-        "reference_transform": tuple(GRID.affine)[:6],
-        "reference_nodata": 0.0,
         "split_factor": 1,
         "chunks": CHUNKS,
         "anchor_rmse": 0.0731,
@@ -67,10 +64,11 @@ def make_series() -> TransformSeries:
     """Four dates: a chunked fit, an unreliable fit, a failed date, a fit without diagnostics."""
     fits = (
         RigidTransform(math.radians(0.37), (45.123456789, -15.987654321), CENTER, "EPSG:32616",
-                       full_diagnostics()),
+                       full_diagnostics(), reference_geobox=GRID, reference_nodata=0.0),
         RigidTransform(-0.001234, (1530.0, 60.5), CENTER, "EPSG:32616",
                        full_diagnostics(reliable=False, problems=("shift of 51.0 px > max_shift 50",),
-                                   chunks=(), anchor_rmse=None, split_factor=0)),
+                                   chunks=(), anchor_rmse=None, split_factor=0),
+                       reference_geobox=GRID[10:, 20:], reference_nodata=math.nan),
         None,
         RigidTransform(0.0, (-7.5, 3.25), (0.0, 0.0), "EPSG:32616"),
     )  # fmt: skip
@@ -80,7 +78,8 @@ def make_series() -> TransformSeries:
 
 def assert_same_series(back: TransformSeries, series: TransformSeries) -> None:
     """Every field equal: dim, index (values and dtype), errors, and each fit's rotation,
-    translation, centre, CRS and diagnostics (None where a date failed)."""
+    translation, centre, CRS, reference grid and nodata, and diagnostics (None where a date
+    failed)."""
     assert back == series
     assert back.dim == series.dim
     assert back.index.dtype == series.index.dtype
@@ -94,6 +93,10 @@ def assert_same_series(back: TransformSeries, series: TransformSeries) -> None:
         assert ours.translation == theirs.translation
         assert ours.center == theirs.center
         assert ours.crs == theirs.crs
+        assert ours.reference_geobox == theirs.reference_geobox
+        assert ours.reference_nodata == theirs.reference_nodata or (
+            math.isnan(ours.reference_nodata) and math.isnan(theirs.reference_nodata)
+        )
         assert ours.diagnostics == theirs.diagnostics
 
 
@@ -166,7 +169,8 @@ def test_dataset_holds_the_parameters_along_time():
     assert table.indexes["time"].equals(TIMES)
     assert sorted(table.data_vars) == sorted(
         ["rotation_deg", "tx", "ty", "shift_x_px", "shift_y_px", "metric_before", "metric_after",
-         "valid_fraction", "rotation", "cx", "cy", "crs", "error", "diagnostics", "reliable"]
+         "valid_fraction", "rotation", "cx", "cy", "crs", "error", "reference", "diagnostics",
+         "reliable"]
     )  # fmt: skip
     np.testing.assert_array_equal(table["tx"].values, [45.123456789, 1530.0, np.nan, -7.5])
     np.testing.assert_array_equal(table["ty"].values, [-15.987654321, 60.5, np.nan, 3.25])
@@ -185,6 +189,22 @@ def test_dataset_holds_the_parameters_along_time():
     assert table["tx"].attrs["units"] == "CRS units"
     assert table["shift_x_px"].attrs["units"] == "reference pixels"
     assert table.attrs["shift_axes"] == "x east, y north"
+
+
+def test_dataset_holds_each_fits_reference():
+    table = make_series().to_dataset()
+    references = table["reference"].values.tolist()
+    assert json.loads(references[0]) == {
+        "shape": [200, 300],
+        "transform": [30.0, 0.0, 450000.0, 0.0, -30.0, 3400000.0],
+        "nodata": 0.0,
+    }
+    assert json.loads(references[1])["transform"] == [30.0, 0.0, 450600.0, 0.0, -30.0, 3399700.0]
+    assert references[2:] == ["", ""]  # a failed date, a fit made against no known grid
+    back = TransformSeries.from_dataset(table)
+    assert back[1].reference_geobox == GRID[10:, 20:] and math.isnan(back[1].reference_nodata)
+    table["reference"] = table["reference"].copy(data=np.array(["", "", "", ""], dtype=object))
+    assert TransformSeries.from_dataset(table) != make_series()  # the reference is part of a fit
 
 
 def test_from_dataset_applies_edited_shifts():

@@ -2,14 +2,16 @@
 
 import json
 import math
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
 from affine import Affine
 from odc.geo.geobox import GeoBox
-from synthetic import diagnostics
+from synthetic import DATA, diagnostics
 
-from xr_coregix import RigidTransform, StageResult, displacement_error
+import xr_coregix
+from xr_coregix import CoregError, Diagnostics, RigidTransform, StageResult, displacement_error
 
 GRID = GeoBox((200, 300), Affine(30, 0, 450000, 0, -30, 3400000), "EPSG:32616")
 
@@ -17,11 +19,16 @@ GRID = GeoBox((200, 300), Affine(30, 0, 450000, 0, -30, 3400000), "EPSG:32616")
 def make_fit() -> RigidTransform:
     diag = diagnostics(
         stages=(StageResult("translation", -0.4, 12, "Step too small", 0.0, (1.0, 2.0)),),
-        reference_shape=(200, 300),
-        reference_transform=tuple(GRID.affine)[:6],
+    )
+    return RigidTransform(
+        0.01,
+        (45.0, -15.0),
+        (454500.0, 3397000.0),
+        "EPSG:32616",
+        diag,
+        reference_geobox=GRID,
         reference_nodata=0.0,
     )
-    return RigidTransform(0.01, (45.0, -15.0), (454500.0, 3397000.0), "EPSG:32616", diag)
 
 
 def test_mapping_follows_the_documented_formula():
@@ -84,3 +91,87 @@ def test_displacement_error_in_pixels():
     shifted = RigidTransform(0.0, (15.0, 0.0))
     mean, worst = displacement_error(shifted, RigidTransform.identity(), GRID)
     assert mean == pytest.approx(0.5) and worst == pytest.approx(0.5)
+
+
+# ----------------------------------------------------------------- the reference, part of the fit
+def test_fits_against_different_reference_grids_are_not_equal():
+    fit = make_fit()
+    moved = GeoBox(GRID.shape, Affine.translation(30.0, 0.0) @ GRID.affine, GRID.crs)
+    assert replace(fit, reference_geobox=moved) != fit  # one pixel east: another output grid
+    assert replace(fit, reference_geobox=GRID[:100, :]) != fit  # another extent
+    assert replace(fit, reference_nodata=-9999.0) != fit
+    assert replace(fit, reference_geobox=None, reference_nodata=None) != fit
+    # the diagnostics do not count
+    assert replace(fit, diagnostics=None) == fit
+    assert hash(replace(fit, diagnostics=None)) == hash(fit)
+
+
+def test_round_trips_keep_the_reference_grid_and_nodata():
+    fit = make_fit()
+    data = json.loads(fit.to_json())
+    assert data["reference"] == {
+        "shape": [200, 300],
+        "transform": [30.0, 0.0, 450000.0, 0.0, -30.0, 3400000.0],
+        "nodata": 0.0,
+    }
+    assert "reference_shape" not in data["diagnostics"]  # stored once, on the fit
+    back = RigidTransform.from_json(fit.to_json())
+    assert back.reference_geobox == GRID and back.reference_nodata == 0.0
+    assert back == fit and hash(back) == hash(fit)
+    nan_nodata = replace(fit, reference_nodata=math.nan)
+    assert RigidTransform.from_json(nan_nodata.to_json()) == nan_nodata  # NaN nodata equals NaN
+    bare = RigidTransform(0.0, (1.0, 2.0), crs="EPSG:32616")
+    assert bare.to_dict()["reference"] is None
+    assert RigidTransform.from_dict(bare.to_dict()).reference_geobox is None
+
+
+def test_the_reference_grid_takes_the_crs_of_the_fit():
+    fit = RigidTransform(0.0, (30.0, 0.0), reference_geobox=GRID)
+    assert fit.crs == GRID.crs  # taken from the grid
+    with pytest.raises(
+        CoregError,
+        match=r"^RigidTransform reference_geobox is in EPSG:32616 but crs is EPSG:32617: a fit "
+        r"and its reference share one CRS$",
+    ):
+        RigidTransform(0.0, (30.0, 0.0), crs="EPSG:32617", reference_geobox=GRID)
+    with pytest.raises(
+        CoregError, match=r"^RigidTransform reference_geobox is a tuple: must be a GeoBox"
+    ):
+        RigidTransform(0.0, (30.0, 0.0), reference_geobox=(200, 300))
+    with pytest.raises(CoregError, match=r"^RigidTransform reference_nodata='0': must be a"):
+        RigidTransform(0.0, (30.0, 0.0), reference_nodata="0")
+    with pytest.raises(CoregError, match=r"^RigidTransform.from_dict: the reference cannot be"):
+        RigidTransform.from_dict({**make_fit().to_dict(), "reference": {"shape": [200]}})
+
+
+def test_register_records_the_reference_and_apply_uses_it_after_a_round_trip(b4, fixed):
+    moving = b4.isel(x=slice(10, 330), y=slice(20, 340))
+    fit = xr_coregix.register(moving, fixed)
+    assert fit.reference_geobox == fixed.odc.geobox
+    assert fit.reference_nodata == fixed.rio.nodata
+    assert not any(f.name.startswith("reference") for f in fields(Diagnostics))
+    back = RigidTransform.from_json(fit.to_json())
+    assert back == fit and hash(back) == hash(fit)  # hash: the CRS read back as EPSG:32616
+    onto = xr_coregix.apply(moving, back, grid="reference")
+    assert onto.odc.geobox == fixed.odc.geobox
+    np.testing.assert_array_equal(
+        onto.values, xr_coregix.apply(moving, fit, grid="reference").values
+    )
+    # the same mapping made against a crop of the reference is another fit
+    cropped = xr_coregix.register(moving, fixed.isel(x=slice(0, 300)))
+    assert cropped.reference_geobox.shape == (320, 300)
+    assert replace(cropped, rotation=fit.rotation, translation=fit.translation,
+                   center=fit.center) != fit  # fmt: skip
+
+
+def test_a_fit_saved_before_the_reference_became_a_field_still_loads():
+    """JSON written by xr_coregix before November 2026 kept the reference grid in its
+    diagnostics: it loads, with that grid as the field, and applies as a new fit does."""
+    old = RigidTransform.from_json((DATA / "fit_before_reference_field.json").read_text())
+    moving, fixed = xr_coregix.data.example_pair()
+    new = xr_coregix.register(moving, fixed)
+    assert old.reference_geobox == fixed.odc.geobox and old.reference_nodata is None
+    assert (old.rotation, old.translation) == (new.rotation, new.translation)
+    aligned_old = xr_coregix.apply(moving, old, grid="reference")
+    aligned_new = xr_coregix.apply(moving, new, grid="reference")
+    np.testing.assert_array_equal(aligned_old.values, aligned_new.values)

@@ -28,10 +28,11 @@ from .errors import (
     MissingCRSError,
     NoOverlapError,
     NoStructureError,
+    RasterIOError,
     RegistrationError,
     RegistrationWarning,
 )
-from .io import RasterIOError, open_raster, write_geotiff
+from .io import open_raster, write_geotiff
 from .pipeline import AlignmentResult, align_image_pair
 from .xr.accessor import CoregAccessor, register_accessors
 from .xr.cube import LazyTransformSeries

@@ -1,7 +1,8 @@
 """Exceptions raised by xr_coregix.
 
-Every error is a subclass of :class:`CoregError`, itself a :class:`ValueError`, and its message
-names the argument at fault and what to do about it.
+Every exception class the package defines is here: the errors are subclasses of
+:class:`CoregError`, itself a :class:`ValueError`, and their messages name the argument at fault
+and what to do about it; :class:`RegistrationWarning` is the one warning.
 """
 
 from __future__ import annotations
@@ -147,6 +148,19 @@ class DataTypeError(CoregError):
     Traceback (most recent call last):
     ...
     xr_coregix.errors.DataTypeError: moving_nodata=-1.0 cannot occur in uint16 data: ...
+    """
+
+
+class RasterIOError(CoregError):
+    """A raster could not be read, or an output could not be written where asked.
+
+    Examples
+    --------
+    >>> from xr_coregix.io import open_raster
+    >>> open_raster("/no/such.tif", "moving_image_path")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xr_coregix.errors.RasterIOError: moving_image_path '/no/such.tif' does not exist or is not a file
     """
 
 

@@ -25,21 +25,9 @@ from dask.base import tokenize
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from .errors import CoregError
+from .errors import RasterIOError
 from .xr.blockwarp import warp_dtype
 from .xr.masks import nodata_in_memory
-
-
-class RasterIOError(CoregError):
-    """A raster could not be read, or an output could not be written where asked.
-
-    Examples
-    --------
-    >>> open_raster("/no/such.tif", "moving_image_path")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    xr_coregix.io.RasterIOError: moving_image_path '/no/such.tif' does not exist or is not a file
-    """
 
 
 def open_raster(

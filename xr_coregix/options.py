@@ -19,6 +19,17 @@ Resampling = Literal[
 # the names GDAL's warp takes (rasterio.warp.SUPPORTED_RESAMPLING, as odc.geo calls it)
 RESAMPLINGS: tuple[str, ...] = get_args(Resampling)
 
+Stage = Literal["translation", "rigid"]
+# the registration stages, in the order they run
+STAGES: tuple[str, ...] = get_args(Stage)
+
+OnFailure = Literal["raise", "warn"]
+ON_FAILURES: tuple[str, ...] = get_args(OnFailure)
+
+CloudSide = Literal["auto", "bright", "cold"]
+# where the cloud guard looks for clouds (True is "auto", False turns it off)
+CLOUD_SIDES: tuple[str, ...] = get_args(CloudSide)
+
 MaskKind = Literal["nonzero", "landsat-qa-pixel", "landsat-bqa", "landsat-bqa-pre", "scl"]
 # how the values of a mask raster become "exclude"
 MASK_KINDS: tuple[str, ...] = get_args(MaskKind)

@@ -29,13 +29,25 @@ from .io import (
 )
 from .log import console_logging, seconds, stage
 from .masks_io import BAND_PREFIX, check_kind, open_mask
-from .options import AGAIN, CHUNK, GRIDS, MASK_DILATION, RESAMPLINGS
+from .options import (
+    AGAIN,
+    CHUNK,
+    GRIDS,
+    MASK_DILATION,
+    STAGES,
+    CloudSide,
+    Grid,
+    MaskKind,
+    OnFailure,
+    Resampling,
+)
+from .xr.arguments import ApplyOptions, RegisterOptions
 from .xr.bands import select_band
 from .xr.masks import check_nodata
-from .xr.register import register
+from .xr.register import register_with
 from .xr.trim import check_depth
 from .xr.trim import trim_edge_invalid as trim_edges
-from .xr.warp import apply
+from .xr.warp import apply_with
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +79,6 @@ def _solve_resolution(
         raise CoregError("pass solve_resolution or solve_resolutions, not both")
     finest = list(solve_resolutions)[-1] if solve_resolutions else None
     return None if not finest else float(finest)
-
-
-def check_resampling(resampling: str, name: str = "resampling") -> None:
-    """Raise :class:`CoregError` unless ``resampling`` names one of :data:`RESAMPLINGS`."""
-    if not (isinstance(resampling, str) and resampling.lower() in RESAMPLINGS):
-        raise CoregError(f"{name}={resampling!r}: choose one of {', '.join(RESAMPLINGS)}")
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -143,20 +149,20 @@ def align_image_pair(
     split_factor: int | None = None,
     solve_resolution: float | None = None,
     solve_resolutions: Sequence[float | None] | None = None,
-    output_grid: str | None = None,
+    output_grid: Grid | None = None,
     transform_out: str | os.PathLike[str] | None = None,
     cog: bool = False,
-    resampling: str = "bilinear",
+    resampling: Resampling = "bilinear",
     max_shift: float = 50.0,
     plot: str | os.PathLike[str] | None = None,
     progress: bool = False,
     moving_mask: str | os.PathLike[str] | None = None,
     fixed_mask: str | os.PathLike[str] | None = None,
-    moving_mask_kind: str = "nonzero",
-    fixed_mask_kind: str = "nonzero",
+    moving_mask_kind: MaskKind = "nonzero",
+    fixed_mask_kind: MaskKind = "nonzero",
     mask_dilation: int = MASK_DILATION,
-    cloud_guard: bool | str = True,
-    on_failure: str = "raise",
+    cloud_guard: bool | CloudSide = True,
+    on_failure: OnFailure = "raise",
 ) -> AlignmentResult:
     """Coregister the raster at ``moving_image_path`` to ``fixed_image_path`` and write it.
 
@@ -274,9 +280,25 @@ def align_image_pair(
     grid = output_grid or ("source" if output_on_moving_grid else "reference")
     if grid not in GRIDS:
         raise CoregError(f"output_grid={grid!r}: choose one of {GRIDS}")
+    warp = ApplyOptions(grid=grid, resampling=resampling, output_nodata=output_nodata)
+    # 0-based positions, as coregix counts (rioxarray labels bands 1..N: never a bare int here)
+    options = RegisterOptions(
+        moving_band={"position": band_index if moving_band_index is None else moving_band_index},
+        fixed_band={"position": band_index if fixed_band_index is None else fixed_band_index},
+        edge_proxy=use_edge_proxies,
+        stages=STAGES,
+        moving_nodata=moving_nodata,
+        fixed_nodata=fixed_nodata,
+        min_valid_fraction=min_valid_fraction,
+        solve_resolution=_solve_resolution(solve_resolution, solve_resolutions),
+        split_factor=split_factor,
+        max_shift=max_shift,
+        on_failure=on_failure,
+        mask_dilation=mask_dilation,
+        cloud_guard=cloud_guard,
+    )
     check_kind(moving_mask_kind, "moving_mask_kind")
     check_kind(fixed_mask_kind, "fixed_mask_kind")
-    check_resampling(resampling)
     outputs = {
         "output_image_path": output_image_path,
         "transform_out": transform_out,
@@ -298,17 +320,14 @@ def align_image_pair(
         raise CoregError(
             f"plot={os.fspath(plot)!r} needs matplotlib: pip install 'xr-coregix[plot]'"
         )
-    # 0-based positions, as coregix counts (rioxarray labels bands 1..N: never a bare int here)
-    moving_band = {"position": band_index if moving_band_index is None else moving_band_index}
-    fixed_band = {"position": band_index if fixed_band_index is None else fixed_band_index}
     detection_band = {"position": edge_trim_detection_band_index}
     with console_logging(log_to_console):
         with stage("opening inputs", log) as step:
             moving = open_raster(moving_image_path, "moving_image_path", chunks=CHUNK)
             fixed = open_raster(fixed_image_path, "fixed_image_path", chunks=CHUNK)
             # what apply and the trim would refuse only after the registration
-            if output_nodata is not None:
-                check_nodata(output_nodata, moving.dtype, "output_nodata")
+            if warp.output_nodata is not None:
+                check_nodata(warp.output_nodata, moving.dtype, "output_nodata")
             if trim_edge_invalid:
                 out_shape = (fixed if grid == "reference" else moving).rio.shape
                 check_depth(edge_trim_depth, out_shape, "edge_trim_depth")
@@ -342,38 +361,22 @@ def align_image_pair(
                 ]
             )
         start = (
-            f"moving band {moving_band['position']} onto fixed band {fixed_band['position']}, "
+            f"moving band {options.moving_band['position']} onto fixed band "
+            f"{options.fixed_band['position']}, "
             f"{'edge proxies' if use_edge_proxies else 'raw values'}, split factor "
             f"{'derived from the size' if split_factor is None else split_factor}"
         )
         with stage("registering", log, start=start, progress=progress) as step:
-            fit = register(
-                moving,
-                fixed,
-                moving_band=moving_band,
-                fixed_band=fixed_band,
-                edge_proxy=use_edge_proxies,
-                moving_nodata=moving_nodata,
-                fixed_nodata=fixed_nodata,
-                min_valid_fraction=min_valid_fraction,
-                solve_resolution=_solve_resolution(solve_resolution, solve_resolutions),
-                split_factor=split_factor,
-                max_shift=max_shift,
-                moving_mask=masks["moving"],
-                fixed_mask=masks["fixed"],
-                mask_dilation=mask_dilation,
-                cloud_guard=cloud_guard,
-                on_failure=on_failure,
-            )
+            fit = register_with(moving, fixed, options, masks["moving"], masks["fixed"])
             step.details = fit_text(fit)
 
         def aligned_from(raster: Any) -> Any:
             if moving_nodata is not None:
                 raster = raster.rio.write_nodata(moving_nodata, encoded=False)
-            return apply(raster, fit, grid=grid, resampling=resampling, output_nodata=output_nodata)
+            return apply_with(raster, fit, warp)
 
         start = (
-            f"{os.fspath(output_image_path)!r} on the {grid} grid, {resampling}"
+            f"{os.fspath(output_image_path)!r} on the {grid} grid, {warp.resampling}"
             + (", edges trimmed" if trim_edge_invalid else "")
             + (", COG" if cog else "")
         )
@@ -406,7 +409,13 @@ def align_image_pair(
             from .plot import compare
 
             with stage("plotting", log) as step:
-                figure = compare(moving, fixed, fit, moving_band=moving_band, fixed_band=fixed_band)
+                figure = compare(
+                    moving,
+                    fixed,
+                    fit,
+                    moving_band=options.moving_band,
+                    fixed_band=options.fixed_band,
+                )
                 with atomic_path(plot) as tmp:
                     figure.savefig(tmp, format="png", dpi=80)
                 step.details = repr(os.fspath(plot))

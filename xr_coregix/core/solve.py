@@ -34,13 +34,13 @@ from ..errors import (
     NoStructureError,
     RegistrationError,
 )
+from ..options import STAGES
 from .grid import covering_roi
 from .images import SolveImage, to_itk
 from .pyramid import block_pyramid
 from .search import Search, global_search, trusted
 from .transform import Diagnostics, RigidTransform, StageResult
 
-STAGES = ("translation", "rigid")
 SEED = 20261124
 MIN_SOLVE_PIXELS = 24  # smallest side, in solve-grid pixels, of a solvable mutual valid area
 MIN_LEVEL_PIXELS = 48  # smallest side of a pyramid level: MI on fewer pixels sends solves astray
@@ -337,8 +337,6 @@ def solve(
     min_valid_fraction: float = 0.01,
     edge_proxy: bool = True,
     pixel_size: float | None = None,
-    reference_grid: GeoBox | None = None,
-    reference_nodata: float | None = None,
     settings: SolverSettings | None = None,
     start: tuple[float, float] = (0.0, 0.0),
 ) -> RigidTransform:
@@ -358,10 +356,6 @@ def solve(
         Recorded in the diagnostics (the images are already proxies or raw values).
     pixel_size : float, optional
         The reference raster's pixel size, to report shifts in; default: the solve spacing.
-    reference_grid : GeoBox, optional
-        The whole reference raster's grid, recorded in the diagnostics for ``apply``.
-    reference_nodata : float, optional
-        The reference raster's nodata value, recorded likewise.
     settings : SolverSettings, optional
         Solver knobs; defaults to :class:`SolverSettings`.
     start : tuple of float
@@ -414,9 +408,6 @@ def solve(
         pixel_size=float(pixel_size or frame.pixel),
         edge_proxy=edge_proxy,
         stages=tuple(results),
-        reference_shape=None if reference_grid is None else tuple(reference_grid.shape),
-        reference_transform=None if reference_grid is None else tuple(reference_grid.affine)[:6],
-        reference_nodata=reference_nodata,
         **_search_fields(search),
     )
     return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)

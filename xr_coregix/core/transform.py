@@ -160,13 +160,6 @@ class Diagnostics:
         Whether edge-proxy images (gradient magnitude) or raw values were registered.
     stages : tuple of StageResult
         One entry per stage, in the order run.
-    reference_shape : tuple of int or None
-        Shape (rows, columns) of the reference raster the fit was made against.
-    reference_transform : tuple of float or None
-        Its pixel-to-map affine, as the six numbers ``(a, b, c, d, e, f)``.
-    reference_nodata : float or None
-        Its nodata value (the third choice of output nodata, after an explicit value and the
-        source's).
     split_factor : int
         ``2**split_factor`` chunks were solved (0: one solve over the overlap). For a chunked
         fit, the metrics, valid fraction and solve shape are the median over the good chunks.
@@ -208,9 +201,6 @@ class Diagnostics:
     pixel_size: float
     edge_proxy: bool
     stages: tuple[StageResult, ...] = ()
-    reference_shape: tuple[int, int] | None = None
-    reference_transform: tuple[float, float, float, float, float, float] | None = None
-    reference_nodata: float | None = None
     split_factor: int = 0
     chunks: tuple[ChunkResult, ...] = ()
     anchor_rmse: float | None = None
@@ -389,8 +379,6 @@ class Diagnostics:
                 "solve_resolution": tuple(data["solve_resolution"]),
                 "solve_shape": tuple(data["solve_shape"]),
                 "stages": stages,
-                "reference_shape": _tuple_or_none(data.get("reference_shape")),
-                "reference_transform": _tuple_or_none(data.get("reference_transform")),
                 "cloud_excluded": _tuple_or_none(data.get("cloud_excluded")),
                 "search_shift": _tuple_or_none(data.get("search_shift")),
                 "chunks": tuple(ChunkResult.from_dict(c) for c in data.get("chunks", ())),
@@ -526,7 +514,7 @@ def chunks_text(diag: Diagnostics) -> str | None:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # equality: __eq__ below
 class RigidTransform:
     """A rotation about a centre followed by a translation, in CRS map coordinates.
 
@@ -542,13 +530,21 @@ class RigidTransform:
         The CRS whose map coordinates the transform acts on.
     diagnostics : Diagnostics or None
         How the fit was made; not part of equality.
+    reference_geobox : GeoBox or None
+        Keyword only: the grid of the reference raster the fit was made against (``register``
+        sets it), onto which ``apply(grid="reference")`` warps; in the fit's CRS (taken from
+        it when ``crs`` is None).
+    reference_nodata : float or None
+        Keyword only: the reference raster's nodata value, the third choice of output nodata
+        (after an explicit value and the source's).
 
     Raises
     ------
     CoregError
         When the rotation is not a finite number, or the translation or centre not two finite
-        numbers (however the transform is made: constructor, ``from_dict``/``from_json``,
-        ``dataclasses.replace``), naming the field and what it was given.
+        numbers, or the reference grid is not a GeoBox in the fit's CRS (however the transform
+        is made: constructor, ``from_dict``/``from_json``, ``dataclasses.replace``), naming the
+        field and what it was given.
 
     Notes
     -----
@@ -556,12 +552,21 @@ class RigidTransform:
     in the reference's frame: ``x' = R (x - c) + c + t``. The moving raster's corrected affine is
     ``fit.affine @ moving_affine``.
 
+    Two transforms are equal when every field but the diagnostics is: the same mapping made
+    against another reference grid (or nodata) is another fit, since ``apply`` gives another
+    raster. A NaN reference nodata equals a NaN.
+
     Examples
     --------
     >>> import math
     >>> fit = RigidTransform(rotation=math.radians(90), translation=(1.0, 0.0), center=(0.0, 0.0))
     >>> [round(float(v), 6) for v in fit(1.0, 0.0)]
     [1.0, 1.0]
+    >>> from affine import Affine
+    >>> grid = GeoBox((10, 10), Affine(30, 0, 0, 0, -30, 300), "EPSG:32616")
+    >>> on_grid = RigidTransform(0.0, (30.0, 0.0), reference_geobox=grid)
+    >>> on_grid.crs.epsg, on_grid == RigidTransform(0.0, (30.0, 0.0), crs="EPSG:32616")
+    (32616, False)
     """
 
     rotation: float
@@ -569,6 +574,8 @@ class RigidTransform:
     center: tuple[float, float] = (0.0, 0.0)
     crs: CRS | None = None
     diagnostics: Diagnostics | None = field(default=None, compare=False, repr=False)
+    reference_geobox: GeoBox | None = field(default=None, kw_only=True, repr=False)
+    reference_nodata: float | None = field(default=None, kw_only=True, repr=False)
 
     def __post_init__(self) -> None:
         # every way to make one (constructor, from_dict/from_json, from_matrix, replace) passes
@@ -578,6 +585,44 @@ class RigidTransform:
         object.__setattr__(self, "center", _pair(self.center, "center", "cx, cy"))
         if self.crs is not None and not isinstance(self.crs, CRS):
             object.__setattr__(self, "crs", CRS(self.crs))
+        grid = self.reference_geobox
+        if grid is not None:
+            if not isinstance(grid, GeoBox):
+                raise CoregError(
+                    f"RigidTransform reference_geobox is a {type(grid).__name__}: must be a "
+                    "GeoBox (the reference's grid, fixed.odc.geobox) or None"
+                )
+            if self.crs is None:
+                object.__setattr__(self, "crs", grid.crs)
+            elif grid.crs != self.crs:
+                raise CoregError(
+                    f"RigidTransform reference_geobox is in {_crs_text(grid.crs)} but crs is "
+                    f"{_crs_text(self.crs)}: a fit and its reference share one CRS"
+                )
+        nodata = self.reference_nodata
+        if nodata is not None:
+            if not isinstance(nodata, Real) or isinstance(nodata, (bool, np.bool_)):
+                raise CoregError(
+                    f"RigidTransform reference_nodata={_shown(nodata)}: must be a number or None"
+                )
+            object.__setattr__(self, "reference_nodata", float(nodata))
+
+    def _compared(self) -> tuple:
+        """What equality sees: every field but the diagnostics (a NaN nodata as one value,
+        since NaN != NaN)."""
+        nodata = self.reference_nodata
+        nodata_key = "nan" if nodata is not None and math.isnan(nodata) else nodata
+        return (self.rotation, self.translation, self.center, self.crs, self.reference_geobox,
+                nodata_key)  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RigidTransform):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        # the numbers alone: odc-geo hashes equal CRSs (EPSG code, WKT) differently
+        return hash((self.rotation, self.translation, self.center))
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -720,12 +765,19 @@ class RigidTransform:
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the transform and its diagnostics.
+        """A JSON-ready dict of the transform, its reference and its diagnostics.
+
+        The reference is ``{"shape": [rows, columns], "transform": [a, b, c, d, e, f],
+        "nodata": value}`` (its grid's pixel-to-map affine; the CRS is the fit's), or None.
 
         Examples
         --------
         >>> RigidTransform(0.0, (1.0, 2.0), crs="EPSG:32616").to_dict()["crs"]
         'EPSG:32616'
+        >>> from affine import Affine
+        >>> grid = GeoBox((10, 20), Affine(30, 0, 0, 0, -30, 300), "EPSG:32616")
+        >>> RigidTransform(0.0, (1.0, 2.0), reference_geobox=grid).to_dict()["reference"]
+        {'shape': [10, 20], 'transform': [30.0, 0.0, 0.0, 0.0, -30.0, 300.0], 'nodata': None}
         """
         return {
             "type": "rigid",
@@ -733,7 +785,18 @@ class RigidTransform:
             "translation": list(self.translation),
             "center": list(self.center),
             "crs": _crs_text(self.crs),
+            "reference": self._reference_dict(),
             "diagnostics": None if self.diagnostics is None else asdict(self.diagnostics),
+        }
+
+    def _reference_dict(self) -> dict[str, Any] | None:
+        grid = self.reference_geobox
+        if grid is None:
+            return None if self.reference_nodata is None else {"nodata": self.reference_nodata}
+        return {
+            "shape": [int(n) for n in grid.shape],
+            "transform": [float(v) for v in tuple(grid.affine)[:6]],
+            "nodata": self.reference_nodata,
         }
 
     @classmethod
@@ -772,7 +835,7 @@ class RigidTransform:
                 f"RigidTransform.from_dict: no {', '.join(map(repr, missing))} field in "
                 f"{sorted(map(str, data))} (expected to_dict() output)"
             )
-        diag = data.get("diagnostics")
+        diag, reference = _reference_out_of(data.get("diagnostics"), data.get("reference"))
         try:
             diagnostics = None if diag is None else Diagnostics.from_dict(diag)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -780,12 +843,26 @@ class RigidTransform:
                 f"RigidTransform.from_dict: the diagnostics cannot be read ({type(err).__name__}: "
                 f"{err}); drop them (diagnostics=None) to keep the transform alone"
             ) from err
+        crs = data.get("crs")
+        try:
+            grid, nodata = None, reference.get("nodata")
+            if "shape" in reference or "transform" in reference:
+                shape = tuple(int(n) for n in reference["shape"])
+                grid = GeoBox(shape, Affine(*map(float, reference["transform"])), crs)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise CoregError(
+                f"RigidTransform.from_dict: the reference cannot be read ({type(err).__name__}: "
+                f"{err}); expected {{'shape': [rows, columns], 'transform': [a, b, c, d, e, f], "
+                "'nodata': value}"
+            ) from err
         return cls(
             rotation=data["rotation"],
             translation=data["translation"],
             center=data["center"],
-            crs=data.get("crs"),
+            crs=crs,
             diagnostics=diagnostics,
+            reference_geobox=grid,
+            reference_nodata=nodata,
         )
 
     def to_json(self, **kwargs: Any) -> str:
@@ -813,20 +890,6 @@ class RigidTransform:
         except (TypeError, ValueError) as err:
             raise CoregError(f"RigidTransform.from_json: the text is not JSON ({err})") from err
         return cls.from_dict(data)
-
-    @property
-    def reference_geobox(self) -> GeoBox | None:
-        """The grid of the reference raster the fit was made against, when known.
-
-        Examples
-        --------
-        >>> RigidTransform.identity().reference_geobox is None
-        True
-        """
-        diag = self.diagnostics
-        if diag is None or diag.reference_shape is None or diag.reference_transform is None:
-            return None
-        return GeoBox(diag.reference_shape, Affine(*diag.reference_transform), self.crs)
 
     def with_diagnostics(self, diagnostics: Diagnostics | None) -> RigidTransform:
         """A copy carrying ``diagnostics``.
@@ -976,3 +1039,18 @@ def displacement_error(
     tx, ty = truth(x, y)
     dist = np.hypot(fx - tx, fy - ty) / max(abs(grid.resolution.x), abs(grid.resolution.y))
     return float(dist.mean()), float(dist.max())
+
+
+_OLD_REFERENCE = {"reference_shape": "shape", "reference_transform": "transform",
+                  "reference_nodata": "nodata"}  # fmt: skip
+
+
+def _reference_out_of(diag: Any, reference: Any) -> tuple[Any, dict]:
+    """The diagnostics and the reference of a fit's dict; a fit saved by xr_coregix before the
+    reference grid became a field of the transform (0.1.0 until November 2026) kept it in its
+    diagnostics, as ``reference_shape``, ``reference_transform`` and ``reference_nodata``."""
+    if not isinstance(diag, dict) or not _OLD_REFERENCE.keys() & diag.keys():
+        return diag, reference or {}
+    old = {new: diag[key] for key, new in _OLD_REFERENCE.items() if diag.get(key) is not None}
+    diag = {key: value for key, value in diag.items() if key not in _OLD_REFERENCE}
+    return diag, reference or old

@@ -39,6 +39,8 @@ from ..errors import (
     RegistrationError,
     RegistrationWarning,
 )
+from .arguments import RegisterOptions
+from .exclude import MaskArg
 from .series import TransformSeries
 
 if TYPE_CHECKING:
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
 
 DATE_ERRORS = (InsufficientValidDataError, NoOverlapError, NoStructureError, RegistrationError)
 """Why a date gets no fit (recorded in the series); any other error ends the registration."""
+
+Masks = tuple[MaskArg, MaskArg]
+"""The moving and the fixed mask arguments of ``register``."""
 
 Outcome = tuple[RigidTransform | None, str]
 """A date's task result: its fit (None when it has none) and why it has none."""
@@ -153,31 +158,32 @@ def _local(obj: Any) -> Any:
 def fit_date(shared: _Held, moving: Any, mask: Any) -> Outcome:
     """A date's task: register it against the reference, in this thread.
 
-    ``shared`` holds ``(fixed, options)`` (the keyword arguments of :func:`register`),
-    ``moving`` is the date's raster and ``mask`` its own mask (None: the mask of
-    ``options``), as :func:`_ship` sent them. A date that cannot be registered gets no fit and
-    its reason; other errors are raised.
+    ``shared`` holds ``(fixed, options, masks)`` (:func:`_shared`), ``moving`` is the date's
+    raster and ``mask`` its own mask (None: the moving mask of ``masks``), as :func:`_ship`
+    sent them. A date that cannot be registered gets no fit and its reason; other errors are
+    raised.
     """
-    from .register import register
+    from .register import register_with
 
-    fixed, options = shared.value
+    fixed, options, (moving_mask, fixed_mask) = shared.value
     moving, mask = _received(moving), _received(mask)
     if mask is not None:
-        options = {**options, "moving_mask": mask}
+        moving_mask = mask
     with local_compute(), single_threaded_itk():
         try:
-            return register(moving, fixed, **options), ""
+            fit = register_with(moving, fixed, options, moving_mask, fixed_mask)
         except DATE_ERRORS as err:
             return None, str(err)
+    return fit, ""
 
 
 def fit_pair(shared: _Held, moving: Any) -> RigidTransform:
     """The task of a lazy single-pair registration: its fit, or its error raised."""
-    from .register import register
+    from .register import register_with
 
-    fixed, options = shared.value
+    fixed, options, masks = shared.value
     with local_compute(), single_threaded_itk():
-        return register(_received(moving), fixed, **options)
+        return register_with(_received(moving), fixed, options, *masks)
 
 
 def _assemble(dim: Hashable, index: pd.Index, outcomes: list[Outcome]) -> TransformSeries:
@@ -193,15 +199,14 @@ def _fit_at(series: TransformSeries, position: int) -> RigidTransform | None:
     return series.fits[position]
 
 
-def _shared(fixed: xr.DataArray | xr.Dataset, options: dict) -> Any:
-    """The reference and the options, as every date's task receives them.
+def _shared(fixed: xr.DataArray | xr.Dataset, options: RegisterOptions, masks: Masks) -> Any:
+    """The reference, the options and the masks, as every date's task receives them.
 
     With a ``dask.distributed`` client active, they are scattered to every worker once (a
     dependency held by one worker would draw every date's task to that worker); otherwise
     each task refers to the same object in this process.
     """
-    options = {**options, "fixed_mask": _local(options["fixed_mask"])}
-    held = _Held((_local(fixed), options))
+    held = _Held((_local(fixed), options, tuple(_local(mask) for mask in masks)))
     client = _cluster_client(None, [])
     if client is None:
         return held
@@ -209,11 +214,14 @@ def _shared(fixed: xr.DataArray | xr.Dataset, options: dict) -> Any:
 
 
 def delayed_fit(
-    moving: xr.DataArray | xr.Dataset, fixed: xr.DataArray | xr.Dataset, options: dict
+    moving: xr.DataArray | xr.Dataset,
+    fixed: xr.DataArray | xr.Dataset,
+    options: RegisterOptions,
+    masks: Masks,
 ) -> Delayed:
     """The registration of a single pair as one dask task (``register(..., compute=False)``)."""
     token = uuid.uuid4().hex
-    shared = _shared(fixed, {**options, "moving_mask": _local(options["moving_mask"])})
+    shared = _shared(fixed, options, masks)
     task = dask.delayed(fit_pair, pure=False)
     date = _ship(moving, _on_cluster(moving))
     return task(shared, date, dask_key_name=f"coreg-fit-{token}")
@@ -223,16 +231,17 @@ def lazy_series(
     moving: xr.DataArray | xr.Dataset,
     fixed: xr.DataArray | xr.Dataset,
     dim: Hashable,
-    options: dict,
+    options: RegisterOptions,
+    masks: Masks,
 ) -> LazyTransformSeries:
-    """One task per slice of ``moving`` along ``dim`` (a mask with ``dim`` taken slice by
-    slice), and one that gathers their fits into a :class:`TransformSeries`."""
+    """One task per slice of ``moving`` along ``dim`` (a moving mask with ``dim`` taken slice
+    by slice), and one that gathers their fits into a :class:`TransformSeries`."""
     import pandas as pd
 
     token = uuid.uuid4().hex
-    mask = options["moving_mask"]
+    mask, fixed_mask = masks
     by_date = isinstance(mask, xr.DataArray) and dim in mask.dims
-    shared = _shared(fixed, {**options, "moving_mask": None if by_date else _local(mask)})
+    shared = _shared(fixed, options, (None if by_date else mask, fixed_mask))
     size = moving.sizes[dim]
     task = dask.delayed(fit_date, pure=False)
     persisted = _on_cluster(moving), by_date and _on_cluster(mask)
@@ -434,9 +443,11 @@ def register_series(
     moving: xr.DataArray | xr.Dataset,
     fixed: xr.DataArray | xr.Dataset,
     dim: Hashable,
-    options: dict,
+    options: RegisterOptions,
+    masks: Masks,
     compute: bool = True,
 ) -> TransformSeries | LazyTransformSeries:
-    """Register each slice of ``moving`` along ``dim`` against ``fixed``, each in a task."""
-    lazy = lazy_series(moving, fixed, dim, options)
+    """Register each slice of ``moving`` along ``dim`` against ``fixed``, each in a task
+    (``masks``: the moving and the fixed mask arguments of :func:`register`)."""
+    lazy = lazy_series(moving, fixed, dim, options, masks)
     return lazy.compute() if compute else lazy

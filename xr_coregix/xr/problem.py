@@ -7,7 +7,6 @@ reads only its window (a dask task reads only its chunk).
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 
 import dask
@@ -23,9 +22,11 @@ from ..core.images import SolveImage
 from ..core.proxy import clip_strong_edges
 from ..core.proxy import edge_proxy as make_edge_proxy
 from ..core.pyramid import block_reduce
-from ..core.solve import STAGES, SolverSettings, solve
+from ..core.solve import SolverSettings, solve
 from ..core.transform import RigidTransform
-from ..errors import CoregError, InsufficientValidDataError, NoOverlapError
+from ..errors import InsufficientValidDataError, NoOverlapError
+from ..options import CloudSide
+from .arguments import RegisterOptions
 from .bands import select_band
 from .exclude import MaskArg, mask_on_grid
 from .georef import check_pair, geobox_of, spatial_dims
@@ -168,8 +169,6 @@ def solve_window(window: Window, spec: SolveSpec) -> RigidTransform:
             min_valid_fraction=spec.min_valid_fraction,
             edge_proxy=spec.edge_proxy,
             pixel_size=pixel_size(spec.reference_grid),
-            reference_grid=spec.reference_grid,
-            reference_nodata=spec.fixed_nodata,
             settings=spec.settings,
             start=spec.shift,
         )
@@ -185,24 +184,11 @@ def solve_window(window: Window, spec: SolveSpec) -> RigidTransform:
     return fit.with_diagnostics(diagnostics)
 
 
-def _check_fraction(value: float, name: str) -> float:
-    if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0):
-        raise CoregError(f"{name}={value!r} must be a number between 0 and 1")
-    return float(value)
-
-
 def _solve_factor(fixed_box: GeoBox, solve_resolution: float | None) -> int:
     """Integer reduction of the reference grid that gives the solve grid."""
     if solve_resolution is None:
         return 1
-    if not (isinstance(solve_resolution, (int, float)) and solve_resolution > 0):
-        raise CoregError(
-            f"solve_resolution={solve_resolution!r} must be a positive pixel size in CRS units"
-        )
     return max(1, round(solve_resolution / pixel_size(fixed_box)))
-
-
-GUARDS = (True, False, "auto", "bright", "cold")
 
 
 def _strided_box(box: GeoBox, step: int) -> GeoBox:
@@ -211,22 +197,6 @@ def _strided_box(box: GeoBox, step: int) -> GeoBox:
     rows, cols = (math.ceil(n / step) for n in box.shape)
     return GeoBox((rows, cols), box.affine @ Affine.translation(half, half) @ Affine.scale(step),
                   box.crs)  # fmt: skip
-
-
-def _check_guard(cloud_guard: bool | str) -> None:
-    if not any(cloud_guard is g or (isinstance(g, str) and cloud_guard == g) for g in GUARDS):
-        raise CoregError(
-            f"cloud_guard={cloud_guard!r}: pass True (or 'auto'), 'bright' (reflective bands), "
-            "'cold' (thermal bands) or False"
-        )
-
-
-def _check_dilation(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-        raise CoregError(
-            f"mask_dilation={value!r} must be a whole number of reference pixels from 0 to 100"
-        )
-    return value
 
 
 @dataclass(frozen=True)
@@ -249,29 +219,16 @@ class Problem:
         cls,
         moving: xr.DataArray | xr.Dataset,
         fixed: xr.DataArray | xr.Dataset,
-        *,
-        moving_band: int | Hashable,
-        fixed_band: int | Hashable,
-        edge_proxy: bool,
-        stages: Sequence[str],
-        moving_nodata: float | None,
-        fixed_nodata: float | None,
-        min_valid_fraction: float,
-        solve_resolution: float | None,
+        options: RegisterOptions,
         moving_mask: MaskArg = None,
         fixed_mask: MaskArg = None,
-        mask_dilation: int = 0,
     ) -> Problem:
-        """Check the arguments and inputs, and set the problem up (nothing is read)."""
-        min_valid_fraction = _check_fraction(min_valid_fraction, "min_valid_fraction")
-        mask_dilation = _check_dilation(mask_dilation)
-        stages = tuple(stages)
-        if not stages or tuple(s for s in STAGES if s in stages) != stages:
-            raise CoregError(
-                f"stages={stages!r}: pass ('translation', 'rigid'), ('translation',) or ('rigid',)"
-            )
-        moving_2d = select_band(moving, moving_band, "moving_band")
-        fixed_2d = select_band(fixed, fixed_band, "fixed_band")
+        """Check the inputs against the (checked) options, and set the problem up (nothing is
+        read)."""
+        moving_nodata, fixed_nodata = options.moving_nodata, options.fixed_nodata
+        mask_dilation = options.mask_dilation
+        moving_2d = select_band(moving, options.moving_band, "moving_band")
+        fixed_2d = select_band(fixed, options.fixed_band, "fixed_band")
         moving_box = geobox_of(moving_2d, "moving")
         fixed_box = geobox_of(fixed_2d, "fixed")
         for band, name, override in (
@@ -287,7 +244,7 @@ class Problem:
             raise NoOverlapError(
                 "moving and fixed share no whole reference pixel: nothing to solve"
             )
-        factor = _solve_factor(fixed_box, solve_resolution)
+        factor = _solve_factor(fixed_box, options.solve_resolution)
         spacing = factor * pixel_size(fixed_box)
         reference_pixel = pixel_size(fixed_box)
         spec = SolveSpec(
@@ -295,9 +252,9 @@ class Problem:
             moving_nodata=nodata_of(moving_2d, moving_nodata),
             fixed_factor=factor,
             moving_factor=max(1, math.floor(spacing / pixel_size(moving_box) + 1e-6)),
-            edge_proxy=edge_proxy,
-            stages=stages,
-            min_valid_fraction=min_valid_fraction,
+            edge_proxy=options.edge_proxy,
+            stages=options.stages,
+            min_valid_fraction=options.min_valid_fraction,
             reference_grid=fixed_box,
             fixed_exclusion=Exclusion(radius=mask_dilation),
             moving_exclusion=Exclusion(
@@ -364,11 +321,10 @@ class Problem:
             moving_mask,
         )
 
-    def guarded(self, cloud_guard: bool | str, sample: Window | None = None) -> Problem:
+    def guarded(self, cloud_guard: bool | CloudSide, sample: Window | None = None) -> Problem:
         """The problem with the cloud guard's threshold of each band set (``cloud_guard`` False:
         as it is), from ``sample`` (default: :meth:`sample`), so that every chunk of a chunked
         solve uses the same ones."""
-        _check_guard(cloud_guard)
         if cloud_guard is False:
             return self
         sample = sample or self.sample()

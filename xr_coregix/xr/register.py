@@ -14,7 +14,6 @@ from dask.delayed import Delayed
 
 from ..core.anchors import split_counts
 from ..core.checks import problems
-from ..core.solve import STAGES
 from ..core.transform import RigidTransform
 from ..errors import (
     BandSelectionError,
@@ -22,9 +21,10 @@ from ..errors import (
     RegistrationError,
     RegistrationWarning,
 )
-from ..options import MASK_DILATION
+from ..options import MASK_DILATION, STAGES, CloudSide, OnFailure, Stage
+from .arguments import RegisterOptions
 from .chunked import register_chunked
-from .cube import DATE_ERRORS, LazyTransformSeries, delayed_fit, register_series
+from .cube import DATE_ERRORS, LazyTransformSeries, Masks, delayed_fit, register_series
 from .exclude import MaskArg
 from .georef import spatial_dims
 from .problem import Problem, pixel_size, solve_window
@@ -92,18 +92,18 @@ def register(
     moving_band: int | Hashable = 0,
     fixed_band: int | Hashable = 0,
     edge_proxy: bool = True,
-    stages: Sequence[str] = STAGES,
+    stages: Sequence[Stage] = STAGES,
     moving_nodata: float | None = None,
     fixed_nodata: float | None = None,
     min_valid_fraction: float = 0.01,
     solve_resolution: float | None = None,
     split_factor: int | None = None,
     max_shift: float = 50.0,
-    on_failure: str = "raise",
+    on_failure: OnFailure = "raise",
     moving_mask: MaskArg = None,
     fixed_mask: MaskArg = None,
     mask_dilation: int = MASK_DILATION,
-    cloud_guard: bool | str = True,
+    cloud_guard: bool | CloudSide = True,
     compute: bool = True,
 ) -> RigidTransform | TransformSeries | LazyTransformSeries | Delayed:
     """Estimate the rigid transform that aligns ``moving`` to ``fixed``.
@@ -194,9 +194,14 @@ def register(
 
     Raises
     ------
+    CoregError
+        For an option it does not take, before anything else (the options are checked once,
+        as a :class:`~xr_coregix.xr.arguments.RegisterOptions`).
     MissingCRSError, CRSMismatchError, NoOverlapError, InsufficientValidDataError,
-    BandSelectionError, GridError
+    BandSelectionError, GridError, DataTypeError
         On bad input, each naming the argument at fault.
+    RegistrationError
+        When the fit fails a reliability check and ``on_failure="raise"``.
 
     Examples
     --------
@@ -206,33 +211,7 @@ def register(
     >>> [round(v, 1) for v in fit.shift_in_pixels(fixed.odc.geobox)]  # columns, rows
     [3.6, 1.9]
     """
-    options = {
-        "moving_band": moving_band, "fixed_band": fixed_band, "edge_proxy": edge_proxy,
-        "stages": stages, "moving_nodata": moving_nodata, "fixed_nodata": fixed_nodata,
-        "min_valid_fraction": min_valid_fraction, "solve_resolution": solve_resolution,
-        "split_factor": split_factor, "max_shift": max_shift, "on_failure": on_failure,
-        "moving_mask": moving_mask, "fixed_mask": fixed_mask, "mask_dilation": mask_dilation,
-        "cloud_guard": cloud_guard,
-    }  # fmt: skip
-    if series_dim(fixed, spatial_dims(fixed, "fixed")) is not None:
-        raise BandSelectionError(
-            "fixed has a time dim: pass one reference, e.g. fixed.isel(time=0) or a median "
-            "composite fixed.median('time')"
-        )
-    if split_factor is not None and not (isinstance(split_factor, int) and split_factor >= 0):
-        raise CoregError(f"split_factor={split_factor!r} must be a whole number, 0 or more")
-    if on_failure not in ("raise", "warn"):
-        raise CoregError(f"on_failure={on_failure!r}: pass 'raise' or 'warn'")
-    if not (isinstance(max_shift, (int, float)) and max_shift > 0):
-        raise CoregError(f"max_shift={max_shift!r} must be a positive number of pixels")
-    dim = series_dim(moving, spatial_dims(moving, "moving"))
-    if dim is not None:
-        return _register_series(moving, fixed, dim, options, compute)
-    if not compute:
-        return delayed_fit(moving, fixed, options)
-    problem = Problem.build(
-        moving,
-        fixed,
+    options = RegisterOptions(
         moving_band=moving_band,
         fixed_band=fixed_band,
         edge_proxy=edge_proxy,
@@ -241,22 +220,54 @@ def register(
         fixed_nodata=fixed_nodata,
         min_valid_fraction=min_valid_fraction,
         solve_resolution=solve_resolution,
-        moving_mask=moving_mask,
-        fixed_mask=fixed_mask,
+        split_factor=split_factor,
+        max_shift=max_shift,
+        on_failure=on_failure,
         mask_dilation=mask_dilation,
+        cloud_guard=cloud_guard,
     )
+    return register_with(moving, fixed, options, moving_mask, fixed_mask, compute=compute)
+
+
+def register_with(
+    moving: xr.DataArray | xr.Dataset,
+    fixed: xr.DataArray | xr.Dataset,
+    options: RegisterOptions,
+    moving_mask: MaskArg = None,
+    fixed_mask: MaskArg = None,
+    *,
+    compute: bool = True,
+) -> RigidTransform | TransformSeries | LazyTransformSeries | Delayed:
+    """:func:`register` with its options checked already (``align_image_pair`` and the tasks of
+    a cube call it): a datacube's dates, a lazy fit, or one pair registered here."""
+    if series_dim(fixed, spatial_dims(fixed, "fixed")) is not None:
+        raise BandSelectionError(
+            "fixed has a time dim: pass one reference, e.g. fixed.isel(time=0) or a median "
+            "composite fixed.median('time')"
+        )
+    dim = series_dim(moving, spatial_dims(moving, "moving"))
+    if dim is not None:
+        return _register_series(moving, fixed, dim, options, (moving_mask, fixed_mask), compute)
+    if not compute:
+        return delayed_fit(moving, fixed, options, (moving_mask, fixed_mask))
+    problem = Problem.build(moving, fixed, options, moving_mask, fixed_mask)
+    split_factor = options.split_factor
     _check_split_factor(problem, split_factor)
     k = derive_split_factor(problem) if split_factor is None else split_factor
     if k > 0:  # the guard and the global search share one read of every few pixels
         sample = problem.sample()
-        problem = problem.guarded(cloud_guard, sample)
+        problem = problem.guarded(options.cloud_guard, sample)
         fit = register_chunked(problem, k, sample)
     else:  # one read of the overlap serves the guard and the solve
         window = problem.window(*problem.overlap).loaded()
-        if cloud_guard is not False:
-            problem = problem.guarded(cloud_guard, problem.sample(window))
+        if options.cloud_guard is not False:
+            problem = problem.guarded(options.cloud_guard, problem.sample(window))
         fit = solve_window(window, problem.spec)
-    return _checked(fit, max_shift, on_failure, _coarse_hint(problem))
+    # what apply needs of the reference: part of the fit (and of its equality), not diagnostics
+    fit = replace(
+        fit, reference_geobox=problem.fixed_box, reference_nodata=problem.spec.fixed_nodata
+    )
+    return _checked(fit, options.max_shift, options.on_failure, _coarse_hint(problem))
 
 
 def _coarse_hint(problem: Problem) -> str:
@@ -274,7 +285,7 @@ def _coarse_hint(problem: Problem) -> str:
 
 
 def _checked(
-    fit: RigidTransform, max_shift: float, on_failure: str, hint: str = ""
+    fit: RigidTransform, max_shift: float, on_failure: OnFailure, hint: str = ""
 ) -> RigidTransform:
     """Apply the reliability checks: raise, or warn and flag the fit (``hint``: more advice)."""
     found = problems(fit, max_shift)
@@ -285,7 +296,8 @@ def _checked(
             "the fit is not reliable: " + "; ".join(found) + ". Nothing was written; pass "
             "on_failure='warn' to get the fit anyway, flagged unreliable" + hint
         )
-    warnings.warn("unreliable fit: " + "; ".join(found) + hint, RegistrationWarning, stacklevel=3)
+    # stacklevel: the caller of register (or of align_image_pair), past register_with
+    warnings.warn("unreliable fit: " + "; ".join(found) + hint, RegistrationWarning, stacklevel=4)
     return fit.with_diagnostics(replace(fit.diagnostics, reliable=False, problems=found))
 
 
@@ -293,20 +305,22 @@ def _register_series(
     moving: xr.DataArray | xr.Dataset,
     fixed: xr.DataArray | xr.Dataset,
     dim: Hashable,
-    options: dict,
+    options: RegisterOptions,
+    masks: Masks,
     compute: bool = True,
 ) -> TransformSeries | LazyTransformSeries:
     """Register each slice along ``dim``, each as a dask task (``xr_coregix.xr.cube``);
     slices without enough data get no fit. A cube of one slice is registered here, so that
     its chunk solves (when it has some) still run side by side."""
     if compute and moving.sizes[dim] == 1:
-        mask = options["moving_mask"]
-        if isinstance(mask, xr.DataArray) and dim in mask.dims:
-            options = {**options, "moving_mask": mask.isel({dim: 0})}
+        moving_mask, fixed_mask = masks
+        if isinstance(moving_mask, xr.DataArray) and dim in moving_mask.dims:
+            moving_mask = moving_mask.isel({dim: 0})
         try:
-            fit, error = register(moving.isel({dim: 0}), fixed, **options), ""
+            fit = register_with(moving.isel({dim: 0}), fixed, options, moving_mask, fixed_mask)
+            error = ""
         except DATE_ERRORS as err:
             fit, error = None, str(err)
         index = moving.indexes[dim] if dim in moving.indexes else pd.RangeIndex(1, name=dim)
         return TransformSeries(dim, index, (fit,), (error,))
-    return register_series(moving, fixed, dim, options, compute=compute)
+    return register_series(moving, fixed, dim, options, masks, compute=compute)

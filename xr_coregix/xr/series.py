@@ -289,10 +289,13 @@ class TransformSeries:
               ``metric_after``, ``valid_fraction``;
             - ``rotation`` (radians), ``cx``, ``cy`` (the centre, CRS units): with ``tx`` and
               ``ty``, the fit itself;
-            - ``crs`` (``"EPSG:…"`` or WKT), ``reliable``, ``error`` (why a slice failed) and
-              ``diagnostics`` (each fit's diagnostics as JSON).
+            - ``crs`` (``"EPSG:…"`` or WKT), ``reliable``, ``error`` (why a slice failed),
+              ``reference`` (the reference grid and nodata each fit was made against, as the
+              JSON of ``RigidTransform.to_dict()["reference"]``) and ``diagnostics`` (each
+              fit's diagnostics as JSON).
 
-            A failed slice has NaN numbers, empty ``crs`` and ``diagnostics``, and its error.
+            A failed slice has NaN numbers, empty ``crs``, ``reference`` and ``diagnostics``,
+            and its error.
             A fit without diagnostics has NaN in the pixel shifts and metrics.
 
         Examples
@@ -319,13 +322,12 @@ class TransformSeries:
                 "CRS of the fit's map coordinates (empty: none, or a failed slice)",
             ),
             "error": (list(self.errors), "why the slice could not be registered"),
+            "reference": (
+                [_json_field(f, "reference") for f in self.fits],
+                "the fit's reference grid and nodata as JSON (empty: none, or a failed slice)",
+            ),
             "diagnostics": (
-                [
-                    ""
-                    if f is None or f.diagnostics is None
-                    else json.dumps(f.to_dict()["diagnostics"])
-                    for f in self.fits
-                ],
+                [_json_field(f, "diagnostics") for f in self.fits],
                 "the fit's diagnostics as JSON (empty: none, or a failed slice)",
             ),
         }
@@ -350,7 +352,7 @@ class TransformSeries:
         """Rebuild a series from :meth:`to_dataset` output (also after ``to_netcdf``/``open``).
 
         Each fit is rebuilt from ``rotation`` (radians), ``tx``, ``ty``, ``cx``, ``cy``,
-        ``crs`` and ``diagnostics``; a slice with NaN ``tx`` is a failed one (its ``error``
+        ``crs``, ``reference`` and ``diagnostics``; a slice with NaN ``tx`` is a failed one (its ``error``
         kept). The other variables are derived and not read: edit ``tx`` and ``ty`` (e.g. to
         smooth the shifts along time), not ``shift_x_px``.
 
@@ -408,21 +410,16 @@ class TransformSeries:
         column = {name: dataset[name].values for name in READ_BACK}
         blank = np.full(size, "", dtype=object)
         crs = dataset["crs"].values if "crs" in dataset else blank
-        diagnostics = dataset["diagnostics"].values if "diagnostics" in dataset else blank
+        texts = {
+            name: dataset[name].values if name in dataset else blank
+            for name in ("reference", "diagnostics")
+        }
         errors = dataset["error"].values if "error" in dataset else blank
         fits = []
         for i in range(size):
             if math.isnan(float(column["tx"][i])):
                 fits.append(None)
                 continue
-            text = str(diagnostics[i])
-            try:
-                diag = json.loads(text) if text else None
-            except ValueError as err:
-                raise CoregError(
-                    f"TransformSeries.from_dataset: the diagnostics of {dim}={index[i]} are not "
-                    f"JSON ({err})"
-                ) from err
             fit = {name: float(column[name][i]) for name in READ_BACK}
             fits.append(
                 RigidTransform.from_dict(
@@ -431,7 +428,10 @@ class TransformSeries:
                         "translation": [fit["tx"], fit["ty"]],
                         "center": [fit["cx"], fit["cy"]],
                         "crs": str(crs[i]) or None,
-                        "diagnostics": diag,
+                        **{
+                            name: _from_json(str(column_texts[i]), name, f"{dim}={index[i]}")
+                            for name, column_texts in texts.items()
+                        },
                     }
                 )
             )
@@ -603,6 +603,22 @@ class TransformSeries:
         return (
             f"<table class='xr-coregix'><caption>{caption}</caption><tr>{header}</tr>{body}</table>"
         )
+
+
+def _json_field(fit: RigidTransform | None, name: str) -> str:
+    """A field of ``fit.to_dict()`` as JSON text, empty when it is None (or there is no fit)."""
+    value = None if fit is None else fit.to_dict()[name]
+    return "" if value is None else json.dumps(value)
+
+
+def _from_json(text: str, name: str, where: str) -> Any:
+    """What :func:`_json_field` wrote (None for empty text)."""
+    try:
+        return json.loads(text) if text else None
+    except ValueError as err:
+        raise CoregError(
+            f"TransformSeries.from_dataset: the {name} of {where} cannot be read as JSON ({err})"
+        ) from err
 
 
 def _index_to_dict(index: pd.Index) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from odc.geo.xr import xr_coords
 
 from ..core.transform import RigidTransform
 from ..errors import CoregError, CRSMismatchError
-from ..options import GRIDS
+from ..options import GRIDS, Grid, Resampling
+from .arguments import ApplyOptions
 from .blockwarp import warp_block, warp_dask
 from .georef import geobox_of, spatial_dims
 from .masks import check_dtype, check_nodata, encoded_nodata, nodata_in_memory
@@ -33,35 +34,31 @@ ENCODING_KEYS = ("dtype", "rasterio_dtype", "scale_factor", "add_offset", "_Unsi
 def _output_nodata(source: float | None, fit: RigidTransform, output_nodata: float | None) -> float:
     """Output nodata: explicit, else the source's (in memory: NaN for float data that declares
     none or is decoded), else the reference's, else 0."""
-    reference = fit.diagnostics.reference_nodata if fit.diagnostics is not None else None
-    for value in (output_nodata, source, reference):
+    for value in (output_nodata, source, fit.reference_nodata):
         if value is not None:
             return value
     return 0
 
 
-def _target(grid: str | GeoBox, source: GeoBox, fit: RigidTransform) -> GeoBox:
+def _target(grid: Grid | GeoBox, source: GeoBox, fit: RigidTransform) -> GeoBox:
+    """The grid to warp onto (``grid`` checked already, and not ``"native"``)."""
     if isinstance(grid, GeoBox):
         return grid
     if grid == "source":
         return source
-    if grid == "reference":
-        target = fit.reference_geobox
-        if target is None:
-            raise CoregError(
-                "grid='reference' but the fit does not record the reference grid (it was not "
-                "made by register): pass the target grid as a GeoBox, grid=fixed.odc.geobox"
-            )
-        return target
-    raise CoregError(f"grid={grid!r}: choose one of {GRIDS} or pass a GeoBox")
+    target = fit.reference_geobox
+    if target is None:
+        raise CoregError(
+            "grid='reference' but the fit does not record the reference grid (it was not "
+            "made by register): pass the target grid as a GeoBox, grid=fixed.odc.geobox"
+        )
+    return target
 
 
 def _apply_array(
     da: xr.DataArray,
     fit: RigidTransform,
-    grid: str | GeoBox,
-    resampling: str,
-    output_nodata: float | None,
+    options: ApplyOptions,
     chunks: Mapping[str, int] | int | str | None,
 ) -> xr.DataArray:
     source = geobox_of(da, "moving")
@@ -75,6 +72,7 @@ def _apply_array(
         da = da.chunk(chunks)
     dims = spatial_dims(da, "moving")
     corrected = corrected_geobox(source, fit)
+    grid, output_nodata = options.grid, options.output_nodata
     if grid == "native":
         return da.assign_coords(xr_coords(corrected, dims=dims))
     src_nodata = nodata_in_memory(da)  # NaN for decoded (masked) data, not the file's value
@@ -83,7 +81,7 @@ def _apply_array(
     check_nodata(nodata, da.dtype, label)
     target = _target(grid, source, fit)
     ordered = da.transpose(..., *dims)
-    args = (corrected, target, resampling, src_nodata, nodata)
+    args = (corrected, target, options.resampling, src_nodata, nodata)
     if is_dask_collection(ordered.data):
         data = warp_dask(ordered.data, *args)
     else:
@@ -116,8 +114,8 @@ def apply(
     moving: xr.DataArray | xr.Dataset,
     fit: RigidTransform | TransformSeries,
     *,
-    grid: str | GeoBox = "source",
-    resampling: str = "bilinear",
+    grid: Grid | GeoBox = "source",
+    resampling: Resampling = "bilinear",
     output_nodata: float | None = None,
     chunks: Mapping[str, int] | int | str | None = None,
 ) -> Any:
@@ -150,6 +148,17 @@ def apply(
     xarray.DataArray or xarray.Dataset
         Carrying the CRS and its nodata; dask-backed when the input is (or ``chunks`` is given).
 
+    Raises
+    ------
+    CoregError
+        For a ``grid``, ``resampling`` or ``output_nodata`` it does not take, when called (not
+        when the lazy result is computed); for ``grid="reference"`` with a fit that records no
+        reference grid.
+    CRSMismatchError
+        When ``moving`` is not in the CRS of the fit.
+    DataTypeError
+        For an ``output_nodata`` (or a nodata from the inputs) that the dtype cannot hold.
+
     Examples
     --------
     >>> import xr_coregix
@@ -159,25 +168,34 @@ def apply(
     >>> aligned.odc.geobox == fixed.odc.geobox, aligned.dtype, int(aligned.rio.nodata)
     (True, dtype('uint16'), 0)
     """
+    options = ApplyOptions(grid=grid, resampling=resampling, output_nodata=output_nodata)
+    return apply_with(moving, fit, options, chunks)
+
+
+def apply_with(
+    moving: xr.DataArray | xr.Dataset,
+    fit: RigidTransform | TransformSeries,
+    options: ApplyOptions,
+    chunks: Mapping[str, int] | int | str | None = None,
+) -> Any:
+    """:func:`apply` with its options checked already (``align_image_pair`` calls it)."""
     if isinstance(fit, TransformSeries):
-        return _apply_series(moving, fit, grid, resampling, output_nodata, chunks)
+        return _apply_series(moving, fit, options, chunks)
     if isinstance(moving, xr.Dataset):
         dims = set(spatial_dims(moving, "moving"))
         warped = {
-            name: _apply_array(var, fit, grid, resampling, output_nodata, chunks)
+            name: _apply_array(var, fit, options, chunks)
             for name, var in moving.data_vars.items()
             if dims <= set(var.dims)
         }
         return xr.Dataset(warped, attrs=moving.attrs)
-    return _apply_array(moving, fit, grid, resampling, output_nodata, chunks)
+    return _apply_array(moving, fit, options, chunks)
 
 
 def _apply_series(
     moving: xr.DataArray | xr.Dataset,
     series: TransformSeries,
-    grid: str | GeoBox,
-    resampling: str,
-    output_nodata: float | None,
+    options: ApplyOptions,
     chunks: Mapping[str, int] | int | str | None,
 ) -> Any:
     """Warp each slice along the series' dim with its own fit; a slice without a fit becomes
@@ -194,8 +212,7 @@ def _apply_series(
     slices = []
     for i, fit in enumerate(series):
         part = moving.isel({dim: i})
-        warped = apply(part, fit or done, grid=grid, resampling=resampling,
-                       output_nodata=output_nodata, chunks=chunks)  # fmt: skip
+        warped = apply_with(part, fit or done, options, chunks)
         if fit is None:
             warped = _all_nodata(warped)
         slices.append(warped)
