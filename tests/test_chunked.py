@@ -86,6 +86,10 @@ def test_too_few_good_chunks_says_use_a_smaller_split_factor(b4, fixed):
     with pytest.raises(RegistrationError, match=r"smaller split_factor than 3") as err:
         xr_coregix.register(moving, fixed, split_factor=3)
     assert "chunk 7:" in str(err.value)
+    moving[:, :] = np.nan  # the left half has no data: one chunk of 2
+    moving[:, 170:] = misregister(b4, rigid(0.5, 0.5, 0.0, grid), grid)[:, 170:]
+    with pytest.raises(RegistrationError, match=r"use split_factor=0, one solve over the whole"):
+        xr_coregix.register(moving, fixed, split_factor=1)
 
 
 def test_chunked_fit_serialises_with_its_chunks(b4, fixed):

@@ -121,12 +121,21 @@ def cloud_threshold(sample: np.ndarray, side: Side, spread: float = SPREAD) -> f
     """
     if side not in SIDES:
         raise ValueError(f"side={side!r}: pass 'bright' or 'cold'")
-    sample = np.asarray(sample, dtype=np.float64).ravel()
-    if sample.size == 0:
+    return _threshold(_ascending(sample), side, spread)
+
+
+def _ascending(sample: np.ndarray) -> np.ndarray:
+    return np.sort(np.asarray(sample, dtype=np.float64).ravel())
+
+
+def _threshold(ascending: np.ndarray, side: Side, spread: float) -> float | None:
+    """:func:`cloud_threshold` of sorted values (the cold side: of their negatives, which
+    are the sorted values reversed: one sort serves both sides)."""
+    if ascending.size == 0:
         return None
     if side == "bright":
-        return _clipped_threshold(np.sort(sample), spread)
-    threshold = _clipped_threshold(np.sort(-sample), spread)
+        return _clipped_threshold(ascending, spread)
+    threshold = _clipped_threshold(-ascending[::-1], spread)
     return None if threshold is None else -threshold
 
 
@@ -144,15 +153,33 @@ def guard_side(sample: np.ndarray, spread: float = SPREAD) -> Side:
     >>> guard_side(np.r_[ground, clouds]), guard_side(ground)
     ('cold', 'bright')
     """
-    sample = np.asarray(sample, dtype=np.float64).ravel()
+    return guard(sample, None, spread)[0]
+
+
+def guard(
+    sample: np.ndarray, side: Side | None = None, spread: float = SPREAD
+) -> tuple[Side, float | None]:
+    """The cloud side of a band (``side``, or :func:`guard_side`'s choice when None) and its
+    :func:`cloud_threshold`, from one sort of ``sample``."""
+    ascending = _ascending(sample)
+    if side is not None:
+        return side, _threshold(ascending, side, spread)
     shares = {}
-    for side in SIDES:
-        threshold = cloud_threshold(sample, side, spread)
+    thresholds = {}
+    for candidate in SIDES:
+        threshold = _threshold(ascending, candidate, spread)
         if threshold is None:
-            return "bright"
-        beyond = sample > threshold if side == "bright" else sample < threshold
-        shares[side] = float(np.mean(beyond))
-    return "cold" if shares["cold"] > COLD_EVIDENCE * max(shares["bright"], 1e-3) else "bright"
+            return "bright", _threshold(ascending, "bright", spread)
+        thresholds[candidate] = threshold
+        if candidate == "bright":  # beyond: above, counted on the sorted values
+            count = ascending.size - np.searchsorted(ascending, threshold, side="right")
+        else:
+            count = np.searchsorted(ascending, threshold, side="left")
+        shares[candidate] = count / ascending.size
+    chosen: Side = (
+        "cold" if shares["cold"] > COLD_EVIDENCE * max(shares["bright"], 1e-3) else "bright"
+    )
+    return chosen, thresholds[chosen]
 
 
 def beyond(values: np.ndarray, threshold: float, side: Side) -> np.ndarray:

@@ -158,9 +158,14 @@ def _solve_chunks(
 def _too_few(results: list[ChunkResult], needed: int, split_factor: int) -> RegistrationError:
     good = sum(r.status == "ok" for r in results)
     reasons = "; ".join(f"chunk {r.index}: {r.reason}" for r in results if r.status != "ok")
+    smaller = (
+        "split_factor=0, one solve over the whole overlap"
+        if split_factor <= 1
+        else f"a smaller split_factor than {split_factor}, for larger chunks"
+    )
     return RegistrationError(
-        f"only {good} of {len(results)} chunks could be solved (at least {needed} needed): use "
-        f"a smaller split_factor than {split_factor}, for larger chunks. {reasons}"
+        f"only {good} of {len(results)} chunks could be solved (at least {needed} needed): "
+        f"use {smaller}. {reasons}"
     )
 
 

@@ -15,7 +15,7 @@ import xarray as xr
 from affine import Affine
 from odc.geo.geobox import GeoBox
 
-from ..core.exclusion import SAMPLE_PIXELS, SIDES, beyond, cloud_threshold, dilate, guard_side
+from ..core.exclusion import SAMPLE_PIXELS, SIDES, beyond, dilate, guard
 from ..core.fill import fill_invalid
 from ..core.grid import covering_roi
 from ..core.images import SolveImage
@@ -335,11 +335,8 @@ class Problem:
         ):
             values = np.asarray(band.values)
             values = values[valid_mask(values, nodata)]
-            if isinstance(cloud_guard, str) and cloud_guard in SIDES:
-                side = cloud_guard
-            else:
-                side = guard_side(values)
-            threshold = cloud_threshold(values, side)
+            chosen = cloud_guard if isinstance(cloud_guard, str) and cloud_guard in SIDES else None
+            side, threshold = guard(values, chosen)
             exclusions.append(replace(exclusion, threshold=threshold, side=side))
         spec = replace(self.spec, fixed_exclusion=exclusions[0], moving_exclusion=exclusions[1])
         return replace(self, spec=spec)
