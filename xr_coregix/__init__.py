@@ -10,7 +10,9 @@ Importing the package registers the ``.coreg`` accessor on :class:`xarray.DataAr
 
 from __future__ import annotations
 
-from . import data
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .core.transform import (
     ChunkResult,
     Diagnostics,
@@ -32,19 +34,56 @@ from .errors import (
     RegistrationError,
     RegistrationWarning,
 )
-from .io import open_raster, write_geotiff
-from .pipeline import AlignmentResult, align_image_pair
 from .xr.accessor import CoregAccessor, register_accessors
-from .xr.cube import LazyTransformSeries
-from .xr.qa import landsat_qa_mask, qa_mask, scl_mask
-from .xr.register import register
 from .xr.series import TransformSeries
-from .xr.trim import trim_edge_invalid
-from .xr.warp import apply
 
 register_accessors()
 
 __version__ = "0.1.0"
+
+# what needs SimpleITK, dask, rioxarray or rasterio is imported when first used: ``import
+# xr_coregix`` costs xarray and odc-geo only, and ``align-image-pair --help`` none of them
+_LAZY = {
+    "AlignmentResult": "pipeline",
+    "LazyTransformSeries": "xr.cube",
+    "align_image_pair": "pipeline",
+    "apply": "xr.warp",
+    "landsat_qa_mask": "xr.qa",
+    "open_raster": "io",
+    "qa_mask": "xr.qa",
+    "register": "xr.register",
+    "scl_mask": "xr.qa",
+    "trim_edge_invalid": "xr.trim",
+    "write_geotiff": "io",
+}
+_SUBMODULES = ("data", "plot")
+
+if TYPE_CHECKING:
+    from . import data
+    from . import plot as plot
+    from .io import open_raster, write_geotiff
+    from .pipeline import AlignmentResult, align_image_pair
+    from .xr.cube import LazyTransformSeries
+    from .xr.qa import landsat_qa_mask, qa_mask, scl_mask
+    from .xr.register import register
+    from .xr.trim import trim_edge_invalid
+    from .xr.warp import apply
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+
 
 __all__ = [
     "AlignmentResult",

@@ -6,11 +6,15 @@
 it, so that ``obj.coreg.apply(grid=...)`` works on the same object (DESIGN.md's contract);
 xarray makes a new object, and a new accessor, for every ``ds["red"]`` and ``.chunk()``, so
 passing the fit is the form that always works.
+
+The functions are bound when first looked up, not when the package is imported: they need
+SimpleITK, dask and rioxarray, which ``import xr_coregix`` does not load.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -19,9 +23,11 @@ import xarray as xr
 
 from ..core.transform import RigidTransform
 from ..errors import CoregError
-from .register import register
 from .series import TransformSeries
-from .warp import apply
+
+
+def _function(module: str, name: str) -> Callable[..., Any]:
+    return getattr(importlib.import_module(module, __package__), name)
 
 
 def _bound(func: Callable[..., Any], *, optional_second: bool = False) -> Callable[..., Any]:
@@ -41,6 +47,22 @@ def _bound(func: Callable[..., Any], *, optional_second: bool = False) -> Callab
     method.__signature__ = signature.replace(parameters=[self_param, *rest])  # type: ignore[attr-defined]
     method.__doc__ = f"``{func.__name__}`` with ``{first.name}`` this object.\n\n{func.__doc__}"
     return method
+
+
+class _Bound:
+    """A method of the accessor made by :func:`_bound` from ``module.name`` when first looked
+    up (on the class, the method itself: ``help`` and ``inspect`` see the real signature)."""
+
+    def __init__(self, module: str, name: str, *, optional_second: bool = False) -> None:
+        self._where = module, name
+        self._optional_second = optional_second
+
+    @functools.cached_property
+    def method(self) -> Callable[..., Any]:
+        return _bound(_function(*self._where), optional_second=self._optional_second)
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Callable[..., Any]:
+        return self.method if obj is None else self.method.__get__(obj, owner)
 
 
 class CoregAccessor:
@@ -74,7 +96,7 @@ class CoregAccessor:
         return self._fit
 
     def _register(self, fixed: xr.DataArray | xr.Dataset, *args: Any, **kwargs: Any) -> Any:
-        fit = register(self._obj, fixed, *args, **kwargs)
+        fit = _function(".register", "register")(self._obj, fixed, *args, **kwargs)
         if isinstance(fit, RigidTransform | TransformSeries):  # not a lazy one (compute=False)
             self._fit = fit
         return fit
@@ -90,10 +112,10 @@ class CoregAccessor:
                 'with a new accessor, for every ds["red"] and .chunk(): keep the fit register '
                 "returns and pass it"
             )
-        return apply(self._obj, fit, *args, **kwargs)
+        return _function(".warp", "apply")(self._obj, fit, *args, **kwargs)
 
-    register = _bound(register)
-    apply = _bound(apply, optional_second=True)
+    register = _Bound(".register", "register")
+    apply = _Bound(".warp", "apply", optional_second=True)
 
 
 def register_accessors() -> None:
