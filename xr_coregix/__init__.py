@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import odc.geo.xr  # noqa: F401  (the .odc accessor: GeoBoxes are how grids are told here)
+
 from .core.transform import (
     ChunkResult,
     Diagnostics,
@@ -41,8 +43,9 @@ register_accessors()
 
 __version__ = "0.1.0"
 
-# what needs SimpleITK, dask, rioxarray or rasterio is imported when first used: ``import
-# xr_coregix`` costs xarray and odc-geo only, and ``align-image-pair --help`` none of them
+# what needs SimpleITK, dask or rioxarray is imported when first used: ``import xr_coregix``
+# costs xarray and odc-geo (whose .odc accessor it registers too); rioxarray's .rio comes with
+# the first function that reads or writes a raster
 _LAZY = {
     "AlignmentResult": "pipeline",
     "LazyTransformSeries": "xr.cube",
