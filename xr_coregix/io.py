@@ -46,7 +46,10 @@ def open_raster(
         keys by default; another prefix makes an independent read of it (which dask does not
         share, nor hold in memory for the other's sake).
     **kwargs
-        Passed to ``open_rasterio``.
+        Passed to ``open_rasterio``. ``lock`` defaults to False: each read opens the file
+        anew, and the blocks of a file decode in parallel (rioxarray's default lock makes every
+        read of the process wait for the one before: ``register`` on a 32768 x 32768 pair took
+        21.3 s with it, 12.8 s without).
 
     Raises
     ------
@@ -64,6 +67,7 @@ def open_raster(
         raise RasterIOError(f"{name} {os.fspath(path)!r} does not exist or is not a file")
     chunks = kwargs.pop("chunks", None)
     cache = kwargs.pop("cache", None)
+    kwargs.setdefault("lock", False)
     try:
         # opened without dask: the reads are wrapped first, so that their errors name the file
         da = rioxarray.open_rasterio(path, cache=False, **kwargs)
