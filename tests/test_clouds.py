@@ -52,14 +52,17 @@ def test_without_the_guard_the_clouds_win(b4, grid, truth, cover, parallax):
     [
         (Sky(0.1, independent=True), 0.03),  # clouds and shadows of another date
         (Sky(0.2, independent=True, seed=3), 0.04),
-        (Sky(0.4, independent=True), 0.07),  # shadows differ too: ground changed under them
+        (Sky(0.4, independent=True), 0.05),  # shadows differ too: ground changed under them
         (Sky(0.2, (12, 0), haze=0.3), 0.03),  # haze over the moving side
         (Sky(0.1, (12, 0), shadow=False, scale=12.0), 0.03),  # large clouds, no shadows
     ],
 )
-def test_other_dates_haze_and_large_clouds(b4, grid, truth, sky, bound):
+@pytest.mark.parametrize("split_factor", [0, 2])
+def test_other_dates_haze_and_large_clouds(b4, grid, truth, sky, bound, split_factor):
+    """No mask; single and chunked within the issue's 0.05 px at every cover (measured: 0.010
+    to 0.035 px single, 0.005 to 0.032 px chunked)."""
     moving, fixed, _, _ = cloudy_pair(b4, sky, truth, grid)
-    fit = xr_coregix.register(moving, fixed)
+    fit = xr_coregix.register(moving, fixed, split_factor=split_factor)
     assert displacement_error(fit, truth, grid)[0] < bound
 
 
