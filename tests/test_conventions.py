@@ -100,6 +100,26 @@ def test_deterministic_across_runs_and_itk_thread_settings(b4, fixed):
     assert second.diagnostics == first.diagnostics
 
 
+def test_the_two_bands_made_side_by_side_give_the_same_fit(b4, fixed, monkeypatch):
+    """A single solve makes its two solve images in two threads: bit for bit the fit (and the
+    share kept out as cloud) of one thread, holes and clouds included."""
+    from xr_coregix.xr import register as register_module
+
+    grid = fixed.odc.geobox
+    moving = misregister(b4, rigid(1.4, 0.3, 0.5, grid), grid).astype(np.float32)
+    moving.values[40:90, 60:140] = np.nan  # a hole to fill
+    moving.values[150:200, 150:230] *= 3.0  # something bright for the guard
+    two = xr_coregix.register(moving, fixed)
+    solve_window = register_module.solve_window
+    monkeypatch.setattr(
+        register_module, "solve_window", lambda w, spec, threads=1: solve_window(w, spec)
+    )
+    one = xr_coregix.register(moving, fixed)
+    assert (two.rotation, two.translation) == (one.rotation, one.translation)
+    assert two.diagnostics == one.diagnostics and min(one.diagnostics.cloud_excluded) >= 0
+    assert max(one.diagnostics.cloud_excluded) > 0.02
+
+
 def test_the_option_vocabulary_is_what_the_libraries_take():
     """``options.py`` spells the values out (it imports nothing heavy, for the command lines'
     start-up): the resampling names are exactly those GDAL's warp takes through rasterio."""

@@ -7,6 +7,7 @@ reads only its window (a dask task reads only its chunk).
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import dask
@@ -135,32 +136,30 @@ def _values(band: xr.DataArray | None) -> np.ndarray | None:
     return None if band is None else np.asarray(band.values)
 
 
-def solve_window(window: Window, spec: SolveSpec) -> RigidTransform:
+def solve_window(window: Window, spec: SolveSpec, *, threads: int = 1) -> RigidTransform:
     """Solve one window (its pixels are loaded here).
 
     The fit's diagnostics record the share of each band's valid pixels that masks and the cloud
-    guard kept out of the metric.
+    guard kept out of the metric. ``threads`` 2 makes the two bands' solve images side by side
+    (numpy releases the GIL; each band's image is the same either way): for a single solve,
+    not for a chunk, whose task already shares the cores with the other chunks.
     """
-    fixed_img, fixed_cloud = solve_image(
-        np.asarray(window.fixed.values),
-        window.fixed_box,
-        spec.fixed_nodata,
-        spec.fixed_factor,
-        spec.edge_proxy,
-        _values(window.fixed_mask),
-        spec.fixed_exclusion,
-        rings=1,
-    )
-    moving_img, moving_cloud = solve_image(
-        np.asarray(window.moving.values),
-        window.moving_box,
-        spec.moving_nodata,
-        spec.moving_factor,
-        spec.edge_proxy,
-        _values(window.moving_mask),
-        spec.moving_exclusion,
-        rings=2,
-    )
+    jobs = (
+        (window.fixed, window.fixed_box, spec.fixed_nodata, spec.fixed_factor,
+         window.fixed_mask, spec.fixed_exclusion, 1),
+        (window.moving, window.moving_box, spec.moving_nodata, spec.moving_factor,
+         window.moving_mask, spec.moving_exclusion, 2),
+    )  # fmt: skip
+
+    def image(job: tuple) -> tuple[SolveImage, float]:
+        band, box, nodata, factor, mask, exclusion, rings = job
+        return solve_image(
+            np.asarray(band.values), box, nodata, factor, spec.edge_proxy, _values(mask),
+            exclusion, rings=rings,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        (fixed_img, fixed_cloud), (moving_img, moving_cloud) = pool.map(image, jobs)
     try:
         fit = solve(
             fixed_img,

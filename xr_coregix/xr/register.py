@@ -262,7 +262,7 @@ def register_with(
         window = problem.window(*problem.overlap).loaded()
         if options.cloud_guard is not False:
             problem = problem.guarded(options.cloud_guard, problem.sample(window))
-        fit = solve_window(window, problem.spec)
+        fit = solve_window(window, problem.spec, threads=2)
     # what apply needs of the reference: part of the fit (and of its equality), not diagnostics
     fit = replace(
         fit, reference_geobox=problem.fixed_box, reference_nodata=problem.spec.fixed_nodata
