@@ -35,3 +35,17 @@ def grid(fixed):
 def truth(grid):
     """A misregistration of 2.3 px east, 1.7 px north and 0.6 degrees about the centre."""
     return rigid(2.3, 1.7, 0.6, grid)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A dask.distributed cluster of two single-threaded worker processes (a module's tests
+    share it)."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

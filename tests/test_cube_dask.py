@@ -211,21 +211,6 @@ def test_on_failure_per_date(cube, fixed):
     assert reliable == [True, False] and series.failed == []
 
 
-# ----------------------------------------------------------------- dask.distributed
-distributed = pytest.importorskip("distributed")
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
-
-
 def test_one_independent_task_a_date(cube, fixed, mask):
     """Each date is one task that needs no other date's: a scheduler may run them side by side.
 
@@ -235,9 +220,16 @@ def test_one_independent_task_a_date(cube, fixed, mask):
     graph = dict(lazy.__dask_graph__())
     fits = {k for k in graph if str(k).startswith("coreg-fit-")}
     assert len(fits) == cube.sizes["time"]
-    for key in fits:
-        needed = dask.core.get_dependencies(graph, key)
+    for key in fits:  # nothing a date's task needs, however indirectly, is another date's
+        needed, todo = set(), [key]
+        while todo:
+            new = dask.core.get_dependencies(graph, todo.pop()) - needed
+            needed |= new
+            todo.extend(new)
         assert not needed & fits
+
+
+# ----------------------------------------------------------------- dask.distributed
 
 
 def test_the_same_fits_on_one_and_two_workers(client, cube, fixed, mask, one_by_one):
@@ -265,3 +257,22 @@ def test_unreliable_fits_on_a_cluster_are_warned_of_here(client, cube, fixed):
     messages = [str(w.message) for w in caught if issubclass(w.category, RegistrationWarning)]
     assert len(messages) == 1 and "time=2024-05-01 10:32:00" in messages[0]
     assert series.to_dataframe()["reliable"].tolist() == [True, False]
+
+
+def test_a_dates_task_makes_its_images_in_its_own_thread(cube, fixed, monkeypatch):
+    """A single pair makes its two bands' images in two threads; a cube's date, whose task has
+    one core's share, in its own thread (the same fits either way: test_conventions.py)."""
+    from xr_coregix.xr import problem
+
+    pools = []
+
+    class Counted(problem.ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs.get("max_workers"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(problem, "ThreadPoolExecutor", Counted)
+    xr_coregix.register(cube.isel(time=[0, 1]), fixed)
+    assert pools == []
+    xr_coregix.register(cube.isel(time=0), fixed)
+    assert pools == [2]

@@ -1,25 +1,11 @@
 """The same code, unchanged, on a dask.distributed cluster."""
 
 import numpy as np
-import pytest
 import rioxarray
 from synthetic import misregister, rigid
 
 import xr_coregix
 from xr_coregix import displacement_error
-
-distributed = pytest.importorskip("distributed")
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 def test_register_apply_and_write_on_a_cluster(client, b4, fixed, tmp_path):

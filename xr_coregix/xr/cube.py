@@ -171,7 +171,7 @@ def fit_date(shared: _Held, moving: Any, mask: Any) -> Outcome:
         moving_mask = mask
     with local_compute(), single_threaded_itk():
         try:
-            fit = register_with(moving, fixed, options, moving_mask, fixed_mask)
+            fit = register_with(moving, fixed, options, moving_mask, fixed_mask, threads=1)
         except DATE_ERRORS as err:
             return None, str(err)
     return fit, ""
@@ -183,7 +183,7 @@ def fit_pair(shared: _Held, moving: Any) -> RigidTransform:
 
     fixed, options, masks = shared.value
     with local_compute(), single_threaded_itk():
-        return register_with(_received(moving), fixed, options, *masks)
+        return register_with(_received(moving), fixed, options, *masks, threads=1)
 
 
 def _assemble(dim: Hashable, index: pd.Index, outcomes: list[Outcome]) -> TransformSeries:
@@ -437,17 +437,3 @@ class LazyTransformSeries:
 
     def __repr__(self) -> str:
         return f"LazyTransformSeries({len(self)} along {self.dim!r}, not computed)"
-
-
-def register_series(
-    moving: xr.DataArray | xr.Dataset,
-    fixed: xr.DataArray | xr.Dataset,
-    dim: Hashable,
-    options: RegisterOptions,
-    masks: Masks,
-    compute: bool = True,
-) -> TransformSeries | LazyTransformSeries:
-    """Register each slice of ``moving`` along ``dim`` against ``fixed``, each in a task
-    (``masks``: the moving and the fixed mask arguments of :func:`register`)."""
-    lazy = lazy_series(moving, fixed, dim, options, masks)
-    return lazy.compute() if compute else lazy

@@ -142,7 +142,7 @@ def solve_window(window: Window, spec: SolveSpec, *, threads: int = 1) -> RigidT
     The fit's diagnostics record the share of each band's valid pixels that masks and the cloud
     guard kept out of the metric. ``threads`` 2 makes the two bands' solve images side by side
     (numpy releases the GIL; each band's image is the same either way): for a single solve,
-    not for a chunk, whose task already shares the cores with the other chunks.
+    not for a chunk or a cube's date, whose task already shares the cores with others.
     """
     jobs = (
         (window.fixed, window.fixed_box, spec.fixed_nodata, spec.fixed_factor,
@@ -158,8 +158,12 @@ def solve_window(window: Window, spec: SolveSpec, *, threads: int = 1) -> RigidT
             exclusion, rings=rings,
         )  # fmt: skip
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        (fixed_img, fixed_cloud), (moving_img, moving_cloud) = pool.map(image, jobs)
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            made = list(pool.map(image, jobs))
+    else:  # in this very thread
+        made = [image(job) for job in jobs]
+    (fixed_img, fixed_cloud), (moving_img, moving_cloud) = made
     try:
         fit = solve(
             fixed_img,

@@ -24,7 +24,7 @@ from ..errors import (
 from ..options import MASK_DILATION, STAGES, CloudSide, OnFailure, Stage
 from .arguments import RegisterOptions
 from .chunked import register_chunked
-from .cube import DATE_ERRORS, LazyTransformSeries, Masks, delayed_fit, register_series
+from .cube import DATE_ERRORS, LazyTransformSeries, Masks, delayed_fit, lazy_series
 from .exclude import MaskArg
 from .georef import spatial_dims
 from .problem import Problem, pixel_size, solve_window
@@ -237,9 +237,12 @@ def register_with(
     fixed_mask: MaskArg = None,
     *,
     compute: bool = True,
+    threads: int = 2,
 ) -> RigidTransform | TransformSeries | LazyTransformSeries | Delayed:
     """:func:`register` with its options checked already (``align_image_pair`` and the tasks of
-    a cube call it): a datacube's dates, a lazy fit, or one pair registered here."""
+    a cube call it): a datacube's dates, a lazy fit, or one pair registered here. ``threads``:
+    how many a single solve makes its two bands' images with (1 in a cube's task, which has
+    one core's share)."""
     if series_dim(fixed, spatial_dims(fixed, "fixed")) is not None:
         raise BandSelectionError(
             "fixed has a time dim: pass one reference, e.g. fixed.isel(time=0) or a median "
@@ -262,7 +265,7 @@ def register_with(
         window = problem.window(*problem.overlap).loaded()
         if options.cloud_guard is not False:
             problem = problem.guarded(options.cloud_guard, problem.sample(window))
-        fit = solve_window(window, problem.spec, threads=2)
+        fit = solve_window(window, problem.spec, threads=threads)
     # what apply needs of the reference: part of the fit (and of its equality), not diagnostics
     fit = replace(
         fit, reference_geobox=problem.fixed_box, reference_nodata=problem.spec.fixed_nodata
@@ -323,4 +326,5 @@ def _register_series(
             fit, error = None, str(err)
         index = moving.indexes[dim] if dim in moving.indexes else pd.RangeIndex(1, name=dim)
         return TransformSeries(dim, index, (fit,), (error,))
-    return register_series(moving, fixed, dim, options, masks, compute=compute)
+    lazy = lazy_series(moving, fixed, dim, options, masks)
+    return lazy.compute() if compute else lazy
