@@ -44,7 +44,7 @@ CHUNK_SETTINGS = SolverSettings(
     final_samples=SolverSettings().max_samples,
     max_level_pixels=1024 * 1024,
     min_step=3e-3,
-    gradient_filter_pixels=1 << 18,
+    gradient_filter_pixels=1 << 19,
 )
 
 
