@@ -109,6 +109,16 @@ def test_checks_name_each_problem():
     assert problems(fit, 50) == ()
     worse = fit.with_diagnostics(diagnostics(metric_after=-0.1))
     assert "the metric got worse" in problems(worse, 50)[0]
+    # under a pixel from the start, interpolation alone can make the metric worse
+    near = RigidTransform(
+        0.0,
+        (25.0, 0.0),
+        (0.0, 0.0),
+        diagnostics=diagnostics(
+            metric_after=-0.1, stages=(StageResult("translation", -0.1, 10, "", 0.0, (25.0, 0.0)),)
+        ),
+    )
+    assert problems(near, 50) == ()
     apart = RigidTransform(0.001, (120.0, 0.0), (0.0, 0.0), diagnostics=diagnostics())
     assert "stages disagree by 2.00 px" in problems(apart, 50)[0]
     assert "more than max_shift=1" in problems(fit, 1)[0]
