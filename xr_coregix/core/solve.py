@@ -54,13 +54,11 @@ class SolverSettings:
     Attributes
     ----------
     histogram_bins : int
-        Bins of the Mattes mutual information joint histogram. 24 rather than ITK's usual 32:
-        a coarser joint histogram is less noisy at the sample counts used, which measured
-        better or equal across bands (``benchmarks/accuracy.py``, 8 cases a pair, single
-        solve, edge proxies, guard on: Sentinel-2 B04 against itself 0.0027 -> 0.0018 px, B03
-        0.0085 -> 0.0061, B8A 0.099 -> 0.092; Landsat 8 B5 0.017 -> 0.014; chunked Landsat B5
-        0.070 -> 0.028, Sentinel-2 B08 0.085 -> 0.057), while 16 lost the synthetic cases of
-        clouds of another date (40 % cover: 0.035 -> 0.062 px).
+        Bins of the Mattes mutual information joint histogram. Fewer bins are less noisy on
+        clear pairs (``benchmarks/accuracy.py``, 24 bins: Sentinel-2 B03 against B04 0.0085 ->
+        0.0061 px, Landsat B5 0.017 -> 0.014) but let clouds of another date pull a single
+        solve further (the pan crop of ``benchmarks/clouds.py`` under 20 % of them: 0.035 ->
+        0.051 px, past issue 10's 0.05; 16 bins: 0.062 px on the B4 crop's 40 % case), so 32.
     translation_shrink, rigid_shrink : tuple of int
         Multi-resolution pyramid of each stage, coarse to fine (block averages). The
         translation stage ends at full resolution only when it is the last stage: the rigid
@@ -89,11 +87,11 @@ class SolverSettings:
         global fit's averaging does as well without (measured on mirrored B5/B4 pairs: as
         accurate or more, 20 to 30 % faster), while small chunks need it as single solves do
         (at 256 kpx the 620 x 620 px chunk windows of the Sentinel-2 crop of
-        ``benchmarks/accuracy.py`` went unfiltered: B04 against itself worst 0.037 px, B08
-        0.057 px median; filtered 0.004 and 0.027 px, in the same time).
+        ``benchmarks/accuracy.py`` went unfiltered: B04 against itself worst 0.037 px, B03
+        0.022 px median; filtered 0.004 and 0.013 px, in the same time).
     """
 
-    histogram_bins: int = 24
+    histogram_bins: int = 32
     translation_shrink: tuple[int, ...] = (8, 4, 2)
     rigid_shrink: tuple[int, ...] = (2, 1)
     max_level_pixels: int | None = 4096 * 4096
