@@ -24,7 +24,7 @@ from xr_coregix import (
     displacement_error,
 )
 from xr_coregix.cli import align_main
-from xr_coregix.core.checks import problems
+from xr_coregix.core.checks import metric_got_worse, moved_pixels, problems
 from xr_coregix.data import example_paths
 
 MOVING, FIXED = (str(p) for p in example_paths())
@@ -102,6 +102,24 @@ def diagnostics(**changes):
                 StageResult("rigid", -0.5, 10, "", 0.001, (60.0, 0.0))),
     }  # fmt: skip
     return Diagnostics(**{**base, **changes})
+
+
+def test_a_worse_metric_counts_from_where_the_solve_started():
+    """A chunk starts at the global search's shift (here 10 px east) and takes its metric
+    there: a worse metric counts against a fit that moved more than a pixel from that start,
+    not against one that stayed within a pixel of it (interpolation alone), however far the
+    start lies from the identity."""
+    worse = diagnostics(metric_after=-0.1)
+    start = (300.0, 0.0)  # CRS units: 10 reference pixels
+    stayed = RigidTransform(0.0, (315.0, 0.0), (0.0, 0.0), diagnostics=worse)
+    wandered = RigidTransform(0.0, (360.0, 0.0), (0.0, 0.0), diagnostics=worse)
+    assert moved_pixels(stayed, start) == pytest.approx(0.5)
+    assert moved_pixels(stayed) == pytest.approx(10.5)
+    assert not metric_got_worse(stayed, start)
+    assert metric_got_worse(stayed)  # measured from the identity it moved 10.5 px
+    assert metric_got_worse(wandered, start)  # 2 px from its start
+    better = RigidTransform(0.0, (360.0, 0.0), (0.0, 0.0), diagnostics=diagnostics())
+    assert not metric_got_worse(better, start)
 
 
 def test_checks_name_each_problem():

@@ -17,22 +17,51 @@ STAGE_AGREEMENT_PIXELS = 1.0  # the rigid stage may move the solve area's centre
 MIN_INLIER_SHARE = 0.5  # a chunked fit must keep at least this share of its anchors
 
 
-def metric_improved(diag: Diagnostics) -> bool:
-    """Whether the solve did not make the metric worse, beyond ``METRIC_TOLERANCE``.
-
-    A pair that starts aligned can only lose a little to sampling noise; a solve that wandered
-    off (no structure, or diverged) loses more.
+def moved_pixels(fit: RigidTransform, start: tuple[float, float] = (0.0, 0.0)) -> float:
+    """The most a fit moves a point of its solve area away from where a pure translation
+    ``start`` (CRS units) puts it, in reference pixels (its diagnostics give the area).
 
     Parameters
     ----------
-    diag : Diagnostics
-        The diagnostics of a solve.
+    fit : RigidTransform
+        A fit with diagnostics.
+    start : tuple of float
+        The translation the solve started from (and took its ``metric_before`` at).
+
+    Returns
+    -------
+    float
+    """
+    diag = fit.diagnostics
+    reach = 0.5 * math.hypot(*diag.solve_shape) * max(diag.solve_resolution)
+    tx, ty = fit.translation
+    return (math.hypot(tx - start[0], ty - start[1]) + abs(fit.rotation) * reach) / diag.pixel_size
+
+
+def metric_got_worse(fit: RigidTransform, start: tuple[float, float] = (0.0, 0.0)) -> bool:
+    """Whether the solve made the metric worse, beyond ``METRIC_TOLERANCE``, and moved
+    pixels more than ``METRIC_MIN_MOVE`` from ``start`` to do so.
+
+    A pair that starts aligned can only lose a little to sampling noise; a solve that wandered
+    off (no structure, or diverged) loses more. Within a pixel of the start the interpolation
+    alone can make the metric worse (the start sees the moving band unsmoothed), so the metric
+    is no evidence against a fit there.
+
+    Parameters
+    ----------
+    fit : RigidTransform
+        A fit with diagnostics (a single solve's, a chunk's or a chunked fit's).
+    start : tuple of float
+        The translation (CRS units) the solve started from, where ``metric_before`` was taken:
+        the identity for a single solve, the global search's shift for a chunk.
 
     Returns
     -------
     bool
     """
-    return diag.metric_after <= diag.metric_before + METRIC_TOLERANCE * abs(diag.metric_before)
+    diag = fit.diagnostics
+    worse = diag.metric_after > diag.metric_before + METRIC_TOLERANCE * abs(diag.metric_before)
+    return worse and moved_pixels(fit, start) > METRIC_MIN_MOVE
 
 
 GUARD_HINT_SHARE = 0.25  # masks and the guard keeping out this much may have taken ground
@@ -104,12 +133,10 @@ def _disagrees_with_search(fit: RigidTransform, reach: float) -> str | None:
 def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     """What is wrong with ``fit``, in words (empty when it passes every check).
 
-    Checks: the metric did not get worse (beyond ``METRIC_TOLERANCE``: a pair that is already
-    aligned can only lose a little to sampling noise), for a fit that moves pixels more than
-    ``METRIC_MIN_MOVE`` (closer, the interpolation alone can make the metric worse); no point of the solve area moves more than
-    ``max_shift`` reference pixels; the translation stage and the final fit agree on where the
-    centre of the solve area goes (within ``STAGE_AGREEMENT_PIXELS`` plus the displacement the
-    fitted rotation makes at the edge of the solve area); the coarse global search found one
+    Checks: the metric did not get worse (:func:`metric_got_worse`); no point of the solve
+    area moves more than ``max_shift`` reference pixels; the translation stage and the final
+    fit agree on where the centre of the solve area goes (within ``STAGE_AGREEMENT_PIXELS``
+    plus the displacement the fitted rotation makes at the edge of the solve area); the coarse global search found one
     clear match (:func:`search_problems`) and the fit agrees with it within a search pixel and
     a half; a chunked fit keeps at least ``MIN_INLIER_SHARE`` of its anchors.
 
@@ -129,8 +156,8 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
         return ()
     found = search_problems(diag)
     reach = 0.5 * math.hypot(*diag.solve_shape) * max(diag.solve_resolution)
-    moved = (math.hypot(*fit.translation) + abs(fit.rotation) * reach) / diag.pixel_size
-    if not metric_improved(diag) and moved > METRIC_MIN_MOVE:
+    moved = moved_pixels(fit)
+    if metric_got_worse(fit):
         found.append(f"the metric got worse ({diag.metric_before:.4f} -> {diag.metric_after:.4f})")
     if moved > max_shift:
         found.append(

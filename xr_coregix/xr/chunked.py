@@ -11,7 +11,7 @@ import numpy as np
 from odc.geo.geobox import GeoBox
 
 from ..core.anchors import fit_rigid_robust, lattice, plan_chunks
-from ..core.checks import metric_improved, search_problems
+from ..core.checks import metric_got_worse, search_problems
 from ..core.consensus import Layer, choose_layer, find_layers
 from ..core.images import SolveImage
 from ..core.proxy import edge_proxy
@@ -65,7 +65,7 @@ def solve_chunk(
     doubts = search_problems(diag)
     if doubts:
         return ChunkResult(index, bounds, "skipped", doubts[0]), None
-    if not metric_improved(diag):
+    if metric_got_worse(fit, spec.shift):
         reason = (
             "the solve made the metric worse "
             f"({diag.metric_before:.4f} -> {diag.metric_after:.4f}): too little structure, or "
