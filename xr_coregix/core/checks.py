@@ -136,9 +136,10 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     Checks: the metric did not get worse (:func:`metric_got_worse`); no point of the solve
     area moves more than ``max_shift`` reference pixels; the translation stage and the final
     fit agree on where the centre of the solve area goes (within ``STAGE_AGREEMENT_PIXELS``
-    plus the displacement the fitted rotation makes at the edge of the solve area); the coarse global search found one
-    clear match (:func:`search_problems`) and the fit agrees with it within a search pixel and
-    a half; a chunked fit keeps at least ``MIN_INLIER_SHARE`` of its anchors.
+    plus the displacement the fitted rotation makes at the edge of the solve area); the coarse
+    global search found one clear match (:func:`search_problems`) and the fit agrees with it
+    within a search pixel and a half; a chunked fit keeps at least ``MIN_INLIER_SHARE`` of its
+    anchors.
 
     Parameters
     ----------

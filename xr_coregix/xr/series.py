@@ -352,9 +352,9 @@ class TransformSeries:
         """Rebuild a series from :meth:`to_dataset` output (also after ``to_netcdf``/``open``).
 
         Each fit is rebuilt from ``rotation`` (radians), ``tx``, ``ty``, ``cx``, ``cy``,
-        ``crs``, ``reference`` and ``diagnostics``; a slice with NaN ``tx`` is a failed one (its ``error``
-        kept). The other variables are derived and not read: edit ``tx`` and ``ty`` (e.g. to
-        smooth the shifts along time), not ``shift_x_px``.
+        ``crs``, ``reference`` and ``diagnostics``; a slice with NaN ``tx`` is a failed one
+        (its ``error`` kept). The other variables are derived and not read: edit ``tx`` and
+        ``ty`` (e.g. to smooth the shifts along time), not ``shift_x_px``.
 
         Parameters
         ----------
