@@ -94,6 +94,25 @@ def test_shift_beyond_max_shift_raises_or_warns(b4, fixed):
     assert fit.shift_in_pixels(grid) == pytest.approx((6.0, 0.0), abs=0.02)
 
 
+def test_an_unreliable_fit_warns_at_the_callers_line(b4, fixed):
+    """The warning points at the user's call, however deep in the package it was found."""
+    grid = fixed.odc.geobox
+    moving = misregister(b4, rigid(6.0, 0.0, 0.0, grid), grid)
+    one_date = moving.expand_dims(time=[np.datetime64("2026-01-01")])
+    calls = {
+        "register": lambda: xr_coregix.register(moving, fixed, max_shift=3, on_failure="warn"),
+        "accessor": lambda: moving.coreg.register(fixed, max_shift=3, on_failure="warn"),
+        "a cube of one date": lambda: one_date.coreg.register(
+            fixed, max_shift=3, on_failure="warn"
+        ),
+    }
+    for name, call in calls.items():
+        with pytest.warns(RegistrationWarning, match="max_shift=3") as caught:
+            call()
+        ours = [w for w in caught if w.category is RegistrationWarning]
+        assert [w.filename for w in ours] == [__file__], name
+
+
 def diagnostics(**changes):
     base = {
         "metric_before": -0.2, "metric_after": -0.5, "valid_fraction": 1.0, "solve_resolution": (30.0, 30.0),

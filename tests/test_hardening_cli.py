@@ -369,11 +369,13 @@ def test_on_failure_warn_writes_the_fit_and_warns_in_one_line(tmp_path, capsys):
     record = json.loads(printed)
     assert record["diagnostics"]["reliable"] is False and out.exists()
     # the library: the new keyword reaches register
-    with pytest.warns(RegistrationWarning, match="more than max_shift=1"):
+    with pytest.warns(RegistrationWarning, match="more than max_shift=1") as caught:
         path, fit = xr_coregix.align_image_pair(
             MOVING, FIXED, tmp_path / "lib.tif", max_shift=1, on_failure="warn"
         )
     assert not fit.diagnostics.reliable and path.exists()
+    ours = [w for w in caught if w.category is RegistrationWarning]
+    assert [w.filename for w in ours] == [__file__]  # the user's line, not the pipeline's
 
 
 def test_flag_names_replace_keywords_outside_paths():

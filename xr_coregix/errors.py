@@ -2,10 +2,14 @@
 
 Every exception class the package defines is here: the errors are subclasses of
 :class:`CoregError`, itself a :class:`ValueError`, and their messages name the argument at fault
-and what to do about it; :class:`RegistrationWarning` is the one warning.
+and what to do about it; :class:`RegistrationWarning` is the one warning, issued
+through :func:`warn_caller`.
 """
 
 from __future__ import annotations
+
+import sys
+import warnings
 
 
 class CoregError(ValueError):
@@ -176,3 +180,19 @@ class RegistrationWarning(UserWarning):
     >>> fit.diagnostics.reliable
     False
     """
+
+
+def warn_caller(message: str, category: type[Warning] = RegistrationWarning) -> None:
+    """Warn with ``message``, attributed to the first caller outside xr_coregix.
+
+    A warning found deep in the package (a cube of one date, the pipeline behind
+    ``align_image_pair``) points at the user's own line, not at a frame of the package; in a
+    worker thread it points at the scheduler's frame that ran the task.
+    """
+    package = __name__.partition(".")[0]
+    frame = sys._getframe(1)
+    level = 2  # 1 is this function, 2 its caller
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == package:
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

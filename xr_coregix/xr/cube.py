@@ -20,7 +20,6 @@ from __future__ import annotations
 import sys
 import threading
 import uuid
-import warnings
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,7 @@ from ..errors import (
     NoOverlapError,
     NoStructureError,
     RegistrationError,
-    RegistrationWarning,
+    warn_caller,
 )
 from .arguments import RegisterOptions
 from .exclude import MaskArg
@@ -273,10 +272,8 @@ def warn_unreliable(series: TransformSeries) -> None:
     made on a cluster warned in the workers' logs, which a notebook does not show."""
     for label, fit in zip(series.index, series.fits, strict=True):
         if fit is not None and fit.diagnostics is not None and not fit.diagnostics.reliable:
-            warnings.warn(
-                f"unreliable fit for {series.dim}={label}: " + "; ".join(fit.diagnostics.problems),
-                RegistrationWarning,
-                stacklevel=3,
+            warn_caller(
+                f"unreliable fit for {series.dim}={label}: " + "; ".join(fit.diagnostics.problems)
             )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import replace
 
@@ -19,7 +18,7 @@ from ..errors import (
     BandSelectionError,
     CoregError,
     RegistrationError,
-    RegistrationWarning,
+    warn_caller,
 )
 from ..options import MASK_DILATION, STAGES, CloudSide, OnFailure, Stage
 from .arguments import RegisterOptions
@@ -299,8 +298,7 @@ def _checked(
             "the fit is not reliable: " + "; ".join(found) + ". Nothing was written; pass "
             "on_failure='warn' to get the fit anyway, flagged unreliable" + hint
         )
-    # stacklevel: the caller of register (or of align_image_pair), past register_with
-    warnings.warn("unreliable fit: " + "; ".join(found) + hint, RegistrationWarning, stacklevel=4)
+    warn_caller("unreliable fit: " + "; ".join(found) + hint)
     return fit.with_diagnostics(replace(fit.diagnostics, reliable=False, problems=found))
 
 
