@@ -3,7 +3,8 @@
 A single solve's error is dominated by the sampling noise of its metric (Mattes mutual
 information on a jittered lattice of fixed pixels). Near the optimum the metric is an average
 over ``n`` samples whose curvature ``H`` (per squared pixel) tells how sharply the samples pin
-the shift down: as for a likelihood, the shift's covariance is ``inv(H) / n``. ``H`` comes from
+the shift down: as for a likelihood, the shift's covariance is ``inv(H) / n``, ``n`` counting
+independent samples (:func:`independent_samples`). ``H`` comes from
 a quadratic fitted to the metric on a 3 x 3 grid of shifts ``STEP`` pixels apart around the
 fit, evaluated on ``SAMPLES`` samples (the curvature needs far fewer samples than the solve).
 
@@ -21,10 +22,17 @@ import numpy as np
 
 STEP = 0.5  # solve-grid pixels between the shifts the metric is evaluated at
 SAMPLES = (5_000, 25_000)  # samples of the grid; the second when the first is not curved
-COVERAGE_FACTOR = 3.0
+SAMPLE_AREA = 4
+"""Solve-grid pixels that make at most one independent sample: the edge proxy's Sobel stencil
+spans 3 x 3 pixels, so neighbouring samples share most of their inputs. Measured on the
+benchmark pairs (single solves of the 30 m Landsat 8 scene sample 100 000 of its 245 000
+pixels): 1 or 2 left 84 % of the errors within 2 standard errors, 4 brought 90 %, 9 made the
+Sentinel-2 bounds twice as loose as they need be."""
+COVERAGE_FACTOR = 2.5
 """The factor of the standard error's length that bounds the error in 9 of 10 cases: on the
-benchmark pairs the real error stayed within ``3 * hypot(sx, sy)`` in 94 % of single solves
-(75 of 80; same band 16 of 16) and in all 70 chunked fits; within 2 times in 85 % and 100 %."""
+pairs of ``benchmarks/accuracy.py`` the real error stayed within ``2.5 * hypot(sx, sy)`` in
+95 % of single solves (76 of 80; same band 16 of 16) and in all 70 chunked fits; within 2
+times in 90 % and 100 %."""
 
 # the 3 x 3 grid in the order SimpleITK's exhaustive optimizer walks it: x fastest, then y
 _GRID = np.array([(x, y) for y in (-1.0, 0.0, 1.0) for x in (-1.0, 0.0, 1.0)])
@@ -54,15 +62,27 @@ def curvature(values: np.ndarray) -> np.ndarray:
     return np.array([[2 * c[3], c[5]], [c[5], 2 * c[4]]])
 
 
-def shift_covariance(values: np.ndarray, samples: int, step: float = STEP) -> np.ndarray | None:
+def independent_samples(samples: int, valid: int) -> float:
+    """How many independent samples a metric on ``samples`` of ``valid`` pixels averages:
+    at most one per :data:`SAMPLE_AREA` pixels.
+
+    Examples
+    --------
+    >>> independent_samples(100_000, 1_000_000), independent_samples(100_000, 250_000)
+    (100000, 62500.0)
+    """
+    return min(samples, valid / SAMPLE_AREA)
+
+
+def shift_covariance(values: np.ndarray, samples: float, step: float = STEP) -> np.ndarray | None:
     """The covariance of a fit's shift (squared pixels) from its metric grid.
 
     Parameters
     ----------
     values : numpy.ndarray
         The metric on a 3 x 3 grid about the fit (see :func:`curvature`), lower is better.
-    samples : int
-        How many samples the solve's metric averaged at its last level.
+    samples : float
+        How many independent samples the solve's metric averaged at its last level.
     step : float
         The grid's step, pixels.
 

@@ -551,7 +551,7 @@ def _shift_precision(
     is not curved upwards there, or ITK cannot evaluate it."""
     shrink = settings.rigid_shrink if "rigid" in stages else settings.translation_shrink
     level = levels[shrink[-1]]
-    samples = min(settings.final_samples, level.fixed_valid)
+    samples = precision.independent_samples(settings.final_samples, level.fixed_valid)
     for count in precision.SAMPLES:
         try:
             grid = _metric_grid(level, euler, settings, frame, count)

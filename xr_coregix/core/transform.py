@@ -226,7 +226,7 @@ class Diagnostics:
     @property
     def error_bound(self) -> float | None:
         """The displacement (reference pixels) the fit's error stays within in 9 of 10 cases:
-        ``precision.COVERAGE_FACTOR`` (3) times the length of :attr:`shift_precision`, as
+        ``precision.COVERAGE_FACTOR`` (2.5) times the length of :attr:`shift_precision`, as
         measured on the pairs of ``benchmarks/accuracy.py`` (``docs/reliability.md``); None
         without a precision.
 
@@ -235,7 +235,7 @@ class Diagnostics:
         >>> diag = Diagnostics(-0.1, -0.5, 0.9, (30.0, 30.0), (20, 20), 30.0, True,
         ...                    shift_precision=(0.003, 0.004))
         >>> round(diag.error_bound, 6)
-        0.015
+        0.0125
         """
         if self.shift_precision is None:
             return None
@@ -541,7 +541,7 @@ def precision_text(diag: Diagnostics) -> str | None:
     >>> diag = Diagnostics(-0.1, -0.5, 0.9, (30.0, 30.0), (20, 20), 30.0, True,
     ...                    shift_precision=(0.003, 0.004))
     >>> precision_text(diag)
-    'shift s.e. (0.0030, 0.0040) px, error < 0.015 px (9 in 10)'
+    'shift s.e. (0.0030, 0.0040) px, error < 0.013 px (9 in 10)'
     """
     if diag.shift_precision is None:
         return None
