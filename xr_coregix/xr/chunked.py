@@ -10,10 +10,11 @@ import dask
 import numpy as np
 from odc.geo.geobox import GeoBox
 
-from ..core.anchors import fit_rigid_robust, lattice, plan_chunks
+from ..core.anchors import RobustFit, fit_rigid_robust, lattice, plan_chunks
 from ..core.checks import metric_got_worse, search_problems
 from ..core.consensus import Layer, choose_layer, find_layers
 from ..core.images import SolveImage
+from ..core.precision import chunked_precision
 from ..core.proxy import edge_proxy
 from ..core.search import global_search, trusted
 from ..core.solve import SolverSettings
@@ -303,8 +304,27 @@ def register_chunked(
         split_factor=split_factor,
         chunks=tuple(results),
         anchor_rmse=robust.rmse / pixel,
+        shift_precision=_precision(robust, src[kept], dst[kept], local, pixel),
     )
     return robust.transform.with_diagnostics(diagnostics)
+
+
+def _precision(
+    robust: RobustFit, src: np.ndarray, dst: np.ndarray, local: list[Diagnostics], pixel: float
+) -> tuple[float, float] | None:
+    """The standard error of the global fit's translation in reference pixels
+    (:func:`~xr_coregix.core.precision.chunked_precision`), from the kept chunks' anchors
+    (``src``, ``dst``: chunks x anchors x 2), the fit's inliers among them, and each chunk's
+    ``local`` diagnostics."""
+    keep = robust.inliers.reshape(len(src), -1)
+    chunks = [n for n in range(len(src)) if keep[n].any()]
+    anchors = [src[n][keep[n]] for n in chunks]
+    offsets = np.array(
+        [np.mean(np.c_[robust.transform(*a.T)] - dst[n][keep[n]], axis=0) for n, a in
+         zip(chunks, anchors, strict=True)]
+    )  # fmt: skip
+    errors = [local[n].shift_precision for n in chunks]
+    return chunked_precision(anchors, offsets / pixel, errors, robust.transform.center)
 
 
 def _batch_size(window_pixels: int) -> int:
