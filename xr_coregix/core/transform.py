@@ -23,7 +23,7 @@ from odc.geo import CRS
 from odc.geo.geobox import GeoBox
 
 from ..errors import CoregError
-from .precision import COVERAGE_FACTOR
+from .precision import coverage_factor
 
 if TYPE_CHECKING:  # pandas and geopandas are imported where a table is made
     import geopandas as gpd
@@ -226,9 +226,9 @@ class Diagnostics:
     @property
     def error_bound(self) -> float | None:
         """The displacement (reference pixels) the fit's error stays within in 9 of 10 cases:
-        ``precision.COVERAGE_FACTOR`` (2.5) times the length of :attr:`shift_precision`, as
-        measured on the pairs of ``benchmarks/accuracy.py`` (``docs/reliability.md``); None
-        without a precision.
+        :func:`~xr_coregix.core.precision.coverage_factor` (2.5 for edge proxies, 4 for raw
+        values) times the length of :attr:`shift_precision`, as measured on the pairs of
+        ``benchmarks/accuracy.py`` (``docs/reliability.md``); None without a precision.
 
         Examples
         --------
@@ -239,7 +239,7 @@ class Diagnostics:
         """
         if self.shift_precision is None:
             return None
-        return COVERAGE_FACTOR * math.hypot(*self.shift_precision)
+        return coverage_factor(self.edge_proxy) * math.hypot(*self.shift_precision)
 
     @property
     def anchors_used(self) -> int:
