@@ -47,6 +47,7 @@ def full_diagnostics(**changes) -> Diagnostics:
         "metric_before": -0.1234567,
         "metric_after": -0.4567891,
         "valid_fraction": 0.8765,
+        "shift_precision": (0.003, 0.004),
         "stages": (StageResult("translation", -0.4, 12, "Step too small", 0.0, (44.0, -15.5)),),
         "split_factor": 1,
         "chunks": CHUNKS,
@@ -169,7 +170,8 @@ def test_dataset_holds_the_parameters_along_time():
     assert table.indexes["time"].equals(TIMES)
     assert sorted(table.data_vars) == sorted(
         ["rotation_deg", "tx", "ty", "shift_x_px", "shift_y_px", "metric_before", "metric_after",
-         "valid_fraction", "rotation", "cx", "cy", "crs", "error", "reference", "diagnostics",
+         "valid_fraction", "error_bound_px", "rotation", "cx", "cy", "crs", "error", "reference",
+         "diagnostics",
          "reliable"]
     )  # fmt: skip
     np.testing.assert_array_equal(table["tx"].values, [45.123456789, 1530.0, np.nan, -7.5])
@@ -268,16 +270,18 @@ def test_sel_of_several_dates_gives_a_series():
 def test_to_dataframe_one_row_per_date():
     series = make_series()
     table = series.to_dataframe()
-    assert table.shape == (4, 10)
+    assert table.shape == (4, 11)
     assert list(table.columns) == ["shift_x_px", "shift_y_px", "tx", "ty", "rotation_deg",
                                    "metric_before", "metric_after", "valid_fraction",
-                                   "reliable", "reason"]  # fmt: skip
+                                   "error_bound_px", "reliable", "reason"]  # fmt: skip
     assert table.index.equals(TIMES) and table.index.name == "time"
     first = table.iloc[0]
     assert (first["shift_x_px"], first["shift_y_px"]) == (45.123456789 / 30, -15.987654321 / 30)
     assert (first["tx"], first["ty"]) == (45.123456789, -15.987654321)
     assert first["rotation_deg"] == math.degrees(math.radians(0.37))
     assert (first["metric_before"], first["metric_after"]) == (-0.1234567, -0.4567891)
+    # 2.5 standard errors' length (an edge-proxy fit); NaN without a fit or diagnostics
+    np.testing.assert_allclose(table["error_bound_px"], [0.0125, 0.0125, np.nan, np.nan])
     assert table["reliable"].tolist() == [True, False, False, True]
     assert table["reason"].tolist() == [
         "",

@@ -50,6 +50,10 @@ PARAMETERS = {
     "metric_before": ("1", "registration metric at the identity (lower is better)"),
     "metric_after": ("1", "registration metric at the fit (lower is better)"),
     "valid_fraction": ("1", "share of the overlap valid in both rasters"),
+    "error_bound_px": (
+        "reference pixels",
+        "displacement the fit's error stays within in 9 of 10 cases (diagnostics.error_bound)",
+    ),
     "rotation": ("radians", "rotation, counter-clockwise (the fit's own value)"),
     "cx": ("CRS units", "x of the centre of rotation"),
     "cy": ("CRS units", "y of the centre of rotation"),
@@ -60,7 +64,7 @@ READ_BACK = ("rotation", "tx", "ty", "cx", "cy")
 """The variables :meth:`TransformSeries.from_dataset` rebuilds each fit from."""
 
 TABLE_COLUMNS = ("shift_x_px", "shift_y_px", "tx", "ty", "rotation_deg", "metric_before",
-                 "metric_after", "valid_fraction")  # fmt: skip
+                 "metric_after", "valid_fraction", "error_bound_px")  # fmt: skip
 """The numeric columns of :meth:`TransformSeries.to_dataframe`, in order."""
 
 HTML_ROWS = 40
@@ -81,6 +85,8 @@ def _numbers(fit: RigidTransform | None) -> dict[str, float]:
         values.update(zip(("shift_x_px", "shift_y_px"), fit.shift_in_pixels(diag.pixel_size)))
         values.update(metric_before=diag.metric_before, metric_after=diag.metric_after,
                       valid_fraction=diag.valid_fraction)  # fmt: skip
+        if diag.error_bound is not None:
+            values["error_bound_px"] = diag.error_bound
     return values
 
 
@@ -447,7 +453,8 @@ class TransformSeries:
             ``shift_y_px`` (reference pixels; x east, y north, as the repr shows them), ``tx``,
             ``ty`` (CRS units), ``rotation_deg`` (degrees counter-clockwise),
             ``metric_before``, ``metric_after`` (lower is better), ``valid_fraction``,
-            ``reliable`` (False for a failed slice or an unreliable fit) and ``reason`` (why
+            ``error_bound_px`` (reference pixels the fit's error stays within in 9 of 10
+            cases: ``diagnostics.error_bound``), ``reliable`` (False for a failed slice or an unreliable fit) and ``reason`` (why
             it failed, or the checks an unreliable fit failed; empty otherwise). Numbers a
             slice lacks are NaN.
 
