@@ -318,6 +318,7 @@ def _run_stage(
 
 def _metric(level: _Level, transform: sitk.Transform, settings: SolverSettings) -> float:
     reg = _method(settings, level, transform, settings.max_samples)
+    reg.SetMetricUseMovingImageGradientFilter(False)  # a value: no gradient image needed
     return float(reg.MetricEvaluate(level.fixed, level.moving))
 
 
