@@ -566,7 +566,8 @@ def _shift_precision(
             return None
         covariance = precision.shift_covariance(grid, samples)
         if covariance is not None:
-            return _scaled(np.sqrt(np.diag(covariance)), 1.0)
+            x, y = np.sqrt(np.diag(covariance)).tolist()
+            return x, y
     return None
 
 
