@@ -141,6 +141,25 @@ def test_a_worse_metric_counts_from_where_the_solve_started():
     assert not metric_got_worse(better, start)
 
 
+def test_a_fit_whose_error_may_reach_a_solve_pixel_is_not_reliable():
+    """Standard errors of (0.3, 0.4) px make a bound of 2.5 * 0.5 = 1.25 reference pixels: no
+    sub-pixel fit on a 30 m solve grid, but 0.21 pixels of a 180 m one (solve_resolution asked
+    for a coarser grid). Landsat 8 B9 (cirrus) against B4, split factor 2, came out 1.4 px from
+    the ground with a bound of 1.14 px, and was called reliable before this check."""
+    fit = RigidTransform(0.001, (60.0, 0.0), (0.0, 0.0), diagnostics=diagnostics())
+    imprecise = fit.with_diagnostics(diagnostics(shift_precision=(0.3, 0.4)))
+    expected = (
+        "the fit is imprecise: its error may reach 1.25 px (1.25 solve pixels; its bound in 9 of "
+        "10 cases): chunks that disagree, or too little structure"
+    )
+    assert problems(imprecise, 50) == (expected,)
+    coarse = fit.with_diagnostics(
+        diagnostics(shift_precision=(0.3, 0.4), solve_resolution=(180.0, 180.0))
+    )
+    assert problems(coarse, 50) == ()
+    assert problems(fit.with_diagnostics(diagnostics(shift_precision=(0.2, 0.3))), 50) == ()
+
+
 def test_checks_name_each_problem():
     fit = RigidTransform(0.001, (60.0, 0.0), (0.0, 0.0), diagnostics=diagnostics())
     assert problems(fit, 50) == ()

@@ -15,6 +15,9 @@ METRIC_TOLERANCE = 0.02  # an aligned pair's metric may get this much worse (rel
 METRIC_MIN_MOVE = 1.0
 STAGE_AGREEMENT_PIXELS = 1.0  # the rigid stage may move the solve area's centre this much
 MIN_INLIER_SHARE = 0.5  # a chunked fit must keep at least this share of its anchors
+# A fit whose error may reach a pixel of its solve grid (its error bound, 9 in 10 cases) is no
+# sub-pixel fit, whatever else it passes: chunks that disagree by pixels, or too little structure.
+MAX_ERROR_BOUND = 1.0
 
 
 def moved_pixels(fit: RigidTransform, start: tuple[float, float] = (0.0, 0.0)) -> float:
@@ -139,7 +142,7 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     plus the displacement the fitted rotation makes at the edge of the solve area); the coarse
     global search found one clear match (:func:`search_problems`) and the fit agrees with it
     within a search pixel and a half; a chunked fit keeps at least ``MIN_INLIER_SHARE`` of its
-    anchors.
+    anchors; the fit's error bound stays within ``MAX_ERROR_BOUND`` solve pixels.
 
     Parameters
     ----------
@@ -185,4 +188,21 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
         total = kept + diag.anchors_rejected
         if total and kept / total < MIN_INLIER_SHARE:
             found.append(f"the global fit kept only {kept} of {total} anchors: the chunks disagree")
+    imprecision = _imprecision(diag)
+    if imprecision:
+        found.append(imprecision)
     return tuple(found)
+
+
+def _imprecision(diag: Diagnostics) -> str:
+    """Why a fit's error bound rules it out (empty when it does not): beyond
+    ``MAX_ERROR_BOUND`` pixels of its solve grid (a coarser ``solve_resolution`` asks for less)."""
+    if diag.error_bound is None:
+        return ""
+    solve_pixels = diag.error_bound * diag.pixel_size / max(diag.solve_resolution)
+    if solve_pixels <= MAX_ERROR_BOUND:
+        return ""
+    return (
+        f"the fit is imprecise: its error may reach {diag.error_bound:.2f} px ({solve_pixels:.2f} "
+        "solve pixels; its bound in 9 of 10 cases): chunks that disagree, or too little structure"
+    )
