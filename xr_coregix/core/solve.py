@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -188,9 +188,14 @@ def single_threaded_itk() -> Iterator[None]:
 
 
 def _method(
-    settings: SolverSettings, level: _Level, transform: sitk.Transform, samples: int
+    settings: SolverSettings,
+    level: _Level,
+    transform: sitk.Transform,
+    samples: int,
+    values_only: bool = False,
 ) -> sitk.ImageRegistrationMethod:
-    """A Mattes MI registration method on one pyramid level, sampling a fixed lattice."""
+    """A Mattes MI registration method on one pyramid level, sampling a fixed lattice;
+    ``values_only``: for metric values, which need no filtered gradient image."""
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogram_bins)
     reg.SetMetricFixedMask(level.fixed_mask)
@@ -208,7 +213,7 @@ def _method(
     # take central differences at the sampled points instead
     reg.SetMetricUseFixedImageGradientFilter(False)
     small = level.moving.GetNumberOfPixels() <= settings.gradient_filter_pixels
-    reg.SetMetricUseMovingImageGradientFilter(small)
+    reg.SetMetricUseMovingImageGradientFilter(small and not values_only)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetInitialTransform(transform, inPlace=True)
     return reg
@@ -317,8 +322,7 @@ def _run_stage(
 
 
 def _metric(level: _Level, transform: sitk.Transform, settings: SolverSettings) -> float:
-    reg = _method(settings, level, transform, settings.max_samples)
-    reg.SetMetricUseMovingImageGradientFilter(False)  # a value: no gradient image needed
+    reg = _method(settings, level, transform, settings.max_samples, values_only=True)
     return float(reg.MetricEvaluate(level.fixed, level.moving))
 
 
@@ -428,7 +432,7 @@ def solve(
         shift_precision=(
             None
             if standard_error is None
-            else _scaled(standard_error, frame.pixel / reference_pixel)
+            else tuple(v * frame.pixel / reference_pixel for v in standard_error)
         ),
         **_search_fields(search),
     )
@@ -581,8 +585,7 @@ def _metric_grid(
     """The metric on ``samples`` fixed pixels at the 3 x 3 shifts ``precision.STEP`` solve
     pixels apart about ``transform`` (x fastest), walked by ITK's exhaustive optimizer on a copy
     of it (the fit is not moved)."""
-    reg = _method(settings, level, sitk.Euler2DTransform(transform), samples)
-    reg.SetMetricUseMovingImageGradientFilter(False)  # values only: no gradient image needed
+    reg = _method(settings, level, sitk.Euler2DTransform(transform), samples, values_only=True)
     reg.SetOptimizerAsExhaustive(
         numberOfSteps=[0, 1, 1], stepLength=precision.STEP * frame.pixel / frame.radius
     )
@@ -591,12 +594,6 @@ def _metric_grid(
     reg.AddCommand(sitk.sitkIterationEvent, lambda: values.append(reg.GetMetricValue()))
     reg.Execute(level.fixed, level.moving)
     return np.array(values)
-
-
-def _scaled(values: Iterable[float], factor: float) -> tuple[float, float]:
-    """Two numbers times ``factor``, as floats."""
-    x, y = values
-    return float(x * factor), float(y * factor)
 
 
 def _in_frame(shift: tuple[float, float], frame: Frame) -> tuple[float, float]:
