@@ -67,6 +67,23 @@ def test_the_precision_is_saved_shown_and_old_fits_load(fits):
     assert "s.e." not in repr(old)
 
 
+def test_a_solve_that_settles_on_no_minimum_says_so():
+    """The example pair's moving raster turned 45 degrees, far beyond the capture range: the
+    solve ends where the metric does not curve upwards (measured: deterministic, one ITK
+    thread), and the fit is flagged for it besides the failed search; a good fit's metric
+    curves upwards and survives a save."""
+    moving, fixed = xr_coregix.data.example_pair()
+    turned = misregister(moving, rigid(3.0, 0.0, 45.0, moving.odc.geobox), moving.odc.geobox)
+    with pytest.warns(xr_coregix.RegistrationWarning, match="settled on no minimum"):
+        lost = xr_coregix.register(turned, fixed, on_failure="warn")
+    assert lost.diagnostics.metric_curved is False and lost.diagnostics.shift_precision is None
+    good = xr_coregix.register(moving, fixed)
+    assert good.diagnostics.metric_curved is True
+    assert RigidTransform.from_json(good.to_json()).diagnostics.metric_curved is True
+    old = RigidTransform.from_json((DATA / "fit_before_reference_field.json").read_text())
+    assert old.diagnostics.metric_curved is None
+
+
 def test_chunks_errors_are_carried_through_the_anchor_fit():
     """Four chunks of equal error on a square: the translation at their centre averages them
     (variance / 4); a chunk spread larger than the chunks' own errors wins, axis by axis."""

@@ -142,7 +142,8 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     plus the displacement the fitted rotation makes at the edge of the solve area); the coarse
     global search found one clear match (:func:`search_problems`) and the fit agrees with it
     within a search pixel and a half; a chunked fit keeps at least ``MIN_INLIER_SHARE`` of its
-    anchors; the fit's error bound stays within ``MAX_ERROR_BOUND`` solve pixels.
+    anchors; a single solve's metric curves upwards about its fit (``metric_curved``); the
+    fit's error bound stays within ``MAX_ERROR_BOUND`` solve pixels.
 
     Parameters
     ----------
@@ -188,6 +189,11 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
         total = kept + diag.anchors_rejected
         if total and kept / total < MIN_INLIER_SHARE:
             found.append(f"the global fit kept only {kept} of {total} anchors: the chunks disagree")
+    if diag.metric_curved is False:
+        found.append(
+            "the metric does not curve upwards about the fit (flat, or falling away in some "
+            "direction): the solve settled on no minimum, so no precision can be given"
+        )
     imprecision = _imprecision(diag)
     if imprecision:
         found.append(imprecision)

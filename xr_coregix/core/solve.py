@@ -417,7 +417,7 @@ def solve(
             start,
             _start(search, start, frame),
         )
-        standard_error = _shift_precision(stages, levels, settings, frame, euler)
+        standard_error, curved = _shift_precision(stages, levels, settings, frame, euler)
     crop_box = cropped.geobox
     reference_pixel = float(pixel_size or frame.pixel)
     diagnostics = Diagnostics(
@@ -434,6 +434,7 @@ def solve(
             if standard_error is None
             else tuple(v * frame.pixel / reference_pixel for v in standard_error)
         ),
+        metric_curved=curved,
         **_search_fields(search),
     )
     return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)
@@ -556,10 +557,11 @@ def _shift_precision(
     settings: SolverSettings,
     frame: Frame,
     euler: sitk.Euler2DTransform,
-) -> tuple[float, float] | None:
+) -> tuple[tuple[float, float] | None, bool | None]:
     """The standard error (x, y) of the fit's shift in solve pixels, from the curvature of the
-    metric about it at the last level (:mod:`xr_coregix.core.precision`); None when the metric
-    is not curved upwards there, or ITK cannot evaluate it."""
+    metric about it at the last level (:mod:`xr_coregix.core.precision`), and whether the metric
+    curves upwards there at all: (None, False) when it does not with either sample count (the
+    fit sits on no minimum), (None, None) when ITK cannot evaluate it."""
     shrink = settings.rigid_shrink if "rigid" in stages else settings.translation_shrink
     level = levels[shrink[-1]]
     samples = precision.independent_samples(settings.final_samples, level.fixed_valid)
@@ -567,12 +569,12 @@ def _shift_precision(
         try:
             grid = _metric_grid(level, euler, settings, frame, count)
         except RuntimeError:  # ITK's own failures: no precision, but the fit stands
-            return None
+            return None, None
         covariance = precision.shift_covariance(grid, samples)
         if covariance is not None:
             x, y = np.sqrt(np.diag(covariance)).tolist()
-            return x, y
-    return None
+            return (x, y), True
+    return None, False
 
 
 def _metric_grid(

@@ -177,6 +177,11 @@ class Diagnostics:
         changed ground, a band's own offset) is not in it. :attr:`error_bound` turns it into
         the bound measured to hold in 9 of 10 benchmark cases. None when the metric was too
         flat to tell, and for fits saved before it existed.
+    metric_curved : bool or None
+        Whether the metric curves upwards in every direction about a single solve's fit (on
+        the grid :attr:`shift_precision` is measured on): False when it is flat or falls away in
+        some direction, so the solve settled on no minimum and the fit is not reliable. None
+        for a chunked fit, when ITK could not evaluate it, and for fits saved before it existed.
     cloud_excluded : tuple of float or None
         Share of the (moving, fixed) band's valid pixels that masks and the cloud guard kept out
         of the metric (for a chunked fit, over the good chunks' windows).
@@ -215,6 +220,7 @@ class Diagnostics:
     chunks: tuple[ChunkResult, ...] = ()
     anchor_rmse: float | None = None
     shift_precision: tuple[float, float] | None = None
+    metric_curved: bool | None = None
     cloud_excluded: tuple[float, float] | None = None
     search_shift: tuple[float, float] | None = None
     search_significance: float | None = None
