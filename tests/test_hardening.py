@@ -166,10 +166,11 @@ def test_a_fit_on_no_minimum_is_not_reliable():
     near the identity, 14 px from the truth, with no precision, and was called reliable."""
     fit = RigidTransform(0.001, (60.0, 0.0), (0.0, 0.0), diagnostics=diagnostics())
     flat = fit.with_diagnostics(diagnostics(metric_curved=False))
-    assert problems(flat, 50) == (
+    expected = (
         "the metric does not curve upwards about the fit (flat, or falling away in some "
-        "direction): the solve settled on no minimum, so no precision can be given",
+        "direction): the solve settled on no minimum, so no precision can be given"
     )
+    assert problems(flat, 50) == (expected,)
     assert problems(fit.with_diagnostics(diagnostics(metric_curved=True)), 50) == ()
     assert problems(fit, 50) == ()  # not measured (a chunked fit, an old saved fit)
 
