@@ -69,13 +69,20 @@ class SolverSettings:
         Multi-resolution pyramid of each stage, coarse to fine (block averages). The
         translation stage ends at full resolution only when it is the last stage: the rigid
         stage refines the translation there anyway, and a full-resolution level is the costly
-        one (ITK prepares the whole image at every level: about 0.13 s a megapixel).
+        one (ITK prepares the whole image at every level: about 0.13 s a megapixel). The rigid
+        stage starts at a quarter of the resolution, where a rotation moves the corners of a
+        large area few pixels: a 2600 x 2600 px single solve turned 1 degree stopped near the
+        identity (10 px off at the corners) starting at half; from a quarter it finds the
+        fit, 0.04 px off (``benchmarks/accuracy.py`` unchanged within noise). Chunks start at
+        half: the global fit takes the rotation from their anchors.
     max_level_pixels : int or None
         When set, each pyramid level solves on the central window of at most this many
         pixels: coarse levels see the whole area, fine ones its centre. It bounds the cost and
         memory of a level (a filtered gradient image of the moving image takes 16 bytes a
-        pixel); chunks use a smaller bound, as the global fit takes its rotation from the
-        spread of the chunks.
+        pixel) and keeps every level of a single solve small enough for
+        ``gradient_filter_pixels`` (the moving window covering it takes a margin more); chunks
+        use a smaller bound, as the global fit takes its rotation from the spread of the
+        chunks.
     max_samples, final_samples : int
         Most fixed pixels sampled per level (a regular lattice, jittered with a fixed seed), and
         at the last level of the last stage, which decides the accuracy; smaller levels sample
@@ -94,18 +101,23 @@ class SolverSettings:
         accurate or more, 20 to 30 % faster), while small chunks need it as single solves do
         (at 256 kpx the 620 x 620 px chunk windows of the Sentinel-2 crop of
         ``benchmarks/accuracy.py`` went unfiltered: B04 against itself worst 0.037 px, B03
-        0.022 px median; filtered 0.004 and 0.013 px, in the same time).
+        0.022 px median; filtered 0.004 and 0.013 px, in the same time). A single solve larger
+        than 2048 x 2048 px used to leave its finest levels unfiltered (numpy input is one
+        solve at any size): on a 2600 x 2600 px mosaic of the Sentinel-2 bands, B03 against
+        B04 came out 0.10-0.29 px off and B02 0.17-0.34 px (3 and 8 cases), under bounds of
+        0.03 px; with the levels capped at 2048 x 2048 px and filtered, 0.003-0.05 px and
+        0.004-0.016 px.
     """
 
     histogram_bins: int = 32
     translation_shrink: tuple[int, ...] = (8, 4, 2)
-    rigid_shrink: tuple[int, ...] = (2, 1)
-    max_level_pixels: int | None = 4096 * 4096
+    rigid_shrink: tuple[int, ...] = (4, 2, 1)
+    max_level_pixels: int | None = 2048 * 2048
     max_samples: int = 25_000
     final_samples: int = 100_000
     iterations: int = 200
     min_step: float = 1e-3
-    gradient_filter_pixels: int = 1 << 22
+    gradient_filter_pixels: int = 1 << 23
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ LOCAL_BUDGET_PIXELS = 32_000_000  # window pixels (fixed + moving) solved at onc
 # their spread, so each chunk needs a precise shift more than a precise rotation. Nor does a
 # chunk filter its images for ITK's gradients (see SolverSettings.gradient_filter_pixels).
 CHUNK_SETTINGS = SolverSettings(
+    rigid_shrink=(2, 1),
     final_samples=SolverSettings().max_samples,
     max_level_pixels=1024 * 1024,
     min_step=3e-3,
