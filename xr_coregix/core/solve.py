@@ -101,12 +101,15 @@ class SolverSettings:
         accurate or more, 20 to 30 % faster), while small chunks need it as single solves do
         (at 256 kpx the 620 x 620 px chunk windows of the Sentinel-2 crop of
         ``benchmarks/accuracy.py`` went unfiltered: B04 against itself worst 0.037 px, B03
-        0.022 px median; filtered 0.004 and 0.013 px, in the same time). A single solve larger
-        than 2048 x 2048 px used to leave its finest levels unfiltered (numpy input is one
-        solve at any size): on a 2600 x 2600 px mosaic of the Sentinel-2 bands, B03 against
-        B04 came out 0.10-0.29 px off and B02 0.17-0.34 px (3 and 8 cases), under bounds of
-        0.03 px; with the levels capped at 2048 x 2048 px and filtered, 0.003-0.05 px and
-        0.004-0.016 px.
+        0.022 px median; filtered 0.004 and 0.013 px, in the same time).
+    filter_last_level : bool
+        Filter the last level of the last stage whatever its size (``max_level_pixels``
+        bounds it): it decides the accuracy. Single solves beyond 2048 x 2048 px used to leave
+        it unfiltered (numpy input is one solve at any size): on a 2600 x 2600 px mosaic of the
+        Sentinel-2 bands, B03 against B04 came out 0.10-0.29 px off and B02 0.17-0.34 px (3 and
+        8 cases) under bounds of 0.03 px; filtered, 0.003-0.05 px and 0.004-0.016 px. The
+        levels before it converge as well unfiltered beyond 1 Mpx (the same residuals, 1.2 s
+        less at 4096 x 4096 px). Chunks leave it to ``gradient_filter_pixels``.
     """
 
     histogram_bins: int = 32
@@ -117,7 +120,8 @@ class SolverSettings:
     final_samples: int = 100_000
     iterations: int = 200
     min_step: float = 1e-3
-    gradient_filter_pixels: int = 1 << 23
+    gradient_filter_pixels: int = 1 << 20
+    filter_last_level: bool = True
 
 
 @dataclass(frozen=True)
@@ -205,9 +209,11 @@ def _method(
     transform: sitk.Transform,
     samples: int,
     values_only: bool = False,
+    filtered: bool = False,
 ) -> sitk.ImageRegistrationMethod:
     """A Mattes MI registration method on one pyramid level, sampling a fixed lattice;
-    ``values_only``: for metric values, which need no filtered gradient image."""
+    ``values_only``: for metric values, which need no filtered gradient image; ``filtered``:
+    a filtered gradient image whatever the level's size."""
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogram_bins)
     reg.SetMetricFixedMask(level.fixed_mask)
@@ -225,7 +231,7 @@ def _method(
     # take central differences at the sampled points instead
     reg.SetMetricUseFixedImageGradientFilter(False)
     small = level.moving.GetNumberOfPixels() <= settings.gradient_filter_pixels
-    reg.SetMetricUseMovingImageGradientFilter(small and not values_only)
+    reg.SetMetricUseMovingImageGradientFilter((small or filtered) and not values_only)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetInitialTransform(transform, inPlace=True)
     return reg
@@ -306,7 +312,8 @@ def _run_stage(
         first = index == 0 and name == "translation"
         last = index == len(shrink) - 1
         samples = settings.final_samples if last and final else settings.max_samples
-        reg = _method(settings, level, transform, samples)
+        filtered = last and final and settings.filter_last_level
+        reg = _method(settings, level, transform, samples, filtered=filtered)
         start = FINAL_START if last and final and not first else 1.0 if first else 0.5
         reg.SetOptimizerAsRegularStepGradientDescent(
             learningRate=start * factor * spacing,

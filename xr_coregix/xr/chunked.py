@@ -47,6 +47,7 @@ CHUNK_SETTINGS = SolverSettings(
     max_level_pixels=1024 * 1024,
     min_step=3e-3,
     gradient_filter_pixels=1 << 19,
+    filter_last_level=False,
 )
 
 
