@@ -34,7 +34,7 @@ def _scene() -> np.ndarray:
     return rioxarray.open_rasterio(path).values[0]
 
 
-def _mirror(n: int, size: int) -> np.ndarray:
+def mirror(n: int, size: int) -> np.ndarray:
     """Indices 0..size-1 folded back and forth onto 0..n-1."""
     period = np.arange(size) % (2 * n)
     return np.where(period < n, period, 2 * n - 1 - period)
@@ -42,8 +42,8 @@ def _mirror(n: int, size: int) -> np.ndarray:
 
 def _block(scene: np.ndarray, block_info: dict | None = None) -> np.ndarray:
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
-    rows = _mirror(scene.shape[0], r1)[r0:r1]
-    cols = _mirror(scene.shape[1], c1)[c0:c1]
+    rows = mirror(scene.shape[0], r1)[r0:r1]
+    cols = mirror(scene.shape[1], c1)[c0:c1]
     return scene[np.ix_(rows, cols)]
 
 

