@@ -39,15 +39,15 @@ OVERLAP = 0.1  # each chunk's window reaches this share of its size into its nei
 LOCAL_BUDGET_PIXELS = 32_000_000  # window pixels (fixed + moving) solved at once locally
 # A chunk's last level samples no more than the others, and each level solves on at most
 # 1024 x 1024 central pixels: the global fit averages many chunks and takes its rotation from
-# their spread, so each chunk needs a precise shift more than a precise rotation. Nor does a
-# chunk filter its images for ITK's gradients (see SolverSettings.gradient_filter_pixels).
+# their spread, so each chunk needs a precise shift more than a precise rotation (its rigid
+# stage starts at half the resolution). A chunk filters its images for ITK's gradients on levels
+# up to 512 kpx and on its last level (see SolverSettings.gradient_filter_pixels).
 CHUNK_SETTINGS = SolverSettings(
     rigid_shrink=(2, 1),
     final_samples=SolverSettings().max_samples,
     max_level_pixels=1024 * 1024,
     min_step=3e-3,
     gradient_filter_pixels=1 << 19,
-    filter_last_level=False,
 )
 
 
