@@ -70,10 +70,11 @@ class SolverSettings:
         translation stage ends at full resolution only when it is the last stage: the rigid
         stage refines the translation there anyway, and a full-resolution level is the costly
         one (ITK prepares the whole image at every level: about 0.13 s a megapixel). The rigid
-        stage starts at a quarter of the resolution, where a rotation moves the corners of a
-        large area few pixels: a 2600 x 2600 px single solve turned 1 degree stopped near the
-        identity (10 px off at the corners) starting at half; from a quarter it finds the
-        fit, 0.04 px off (``benchmarks/accuracy.py`` unchanged within noise). Chunks start at
+        stage starts at an eighth of the resolution, where a rotation moves the corners of a
+        large area few pixels: on a 2600 x 2600 px single solve, a case turned 1 degree stopped
+        near the identity (10 px off at the corners) starting at half, and one turned -0.8
+        degrees starting at a quarter (refused: no minimum); from an eighth both are found
+        (``benchmarks/accuracy.py`` unchanged within noise, in the same time). Chunks start at
         half: the global fit takes the rotation from their anchors.
     max_level_pixels : int or None
         When set, each pyramid level solves on the central window of at most this many
@@ -117,7 +118,7 @@ class SolverSettings:
 
     histogram_bins: int = 32
     translation_shrink: tuple[int, ...] = (8, 4, 2)
-    rigid_shrink: tuple[int, ...] = (4, 2, 1)
+    rigid_shrink: tuple[int, ...] = (8, 4, 2, 1)
     max_level_pixels: int | None = 2048 * 2048
     max_samples: int = 25_000
     final_samples: int = 100_000
