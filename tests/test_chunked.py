@@ -175,3 +175,32 @@ def test_the_chosen_chunk_of_a_cell_is_its_clear_structured_one():
         (pick,) = set(members) & set(chosen)
         wanted = 0 if any(kinds[i] == 0 for i in members) else 3
         assert kinds[pick] == wanted
+
+
+def test_a_chunk_on_no_minimum_is_set_aside(b4, fixed, monkeypatch):
+    """A chunk whose metric does not curve upwards about its fit is skipped, as a single solve
+    with that evidence is refused: here the solve of the chunk whose window holds the overlap's
+    top left corner is reported flat, and the global fit rests on the other three."""
+    from dataclasses import replace
+
+    from xr_coregix.core.checks import NO_MINIMUM
+    from xr_coregix.xr import chunked
+
+    grid = fixed.odc.geobox
+    corner = grid.affine * (0.5, 0.5)
+    truth = rigid(1.1, -0.8, 0.3, grid)
+    solve_window = chunked.solve_window
+
+    def flat_in_the_corner(window, spec):
+        fit = solve_window(window, spec)
+        left, bottom, right, top = window.fixed_box.boundingbox
+        if left <= corner[0] <= right and bottom <= corner[1] <= top:
+            return fit.with_diagnostics(replace(fit.diagnostics, metric_curved=False))
+        return fit
+
+    monkeypatch.setattr(chunked, "solve_window", flat_in_the_corner)
+    fit = xr_coregix.register(misregister(b4, truth, grid), fixed, split_factor=2)
+    chunks = fit.diagnostics.chunks
+    assert [c.status for c in chunks] == ["skipped", "ok", "ok", "ok"], chunks
+    assert chunks[0].reason == NO_MINIMUM
+    assert displacement_error(fit, truth, grid)[0] < 0.05

@@ -67,6 +67,10 @@ def metric_got_worse(fit: RigidTransform, start: tuple[float, float] = (0.0, 0.0
     return worse and moved_pixels(fit, start) > METRIC_MIN_MOVE
 
 
+NO_MINIMUM = (
+    "the metric does not curve upwards about the fit (flat, or falling away in some "
+    "direction): the solve settled on no minimum, so no precision can be given"
+)
 GUARD_HINT_SHARE = 0.25  # masks and the guard keeping out this much may have taken ground
 
 
@@ -190,10 +194,7 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
         if total and kept / total < MIN_INLIER_SHARE:
             found.append(f"the global fit kept only {kept} of {total} anchors: the chunks disagree")
     if diag.metric_curved is False:
-        found.append(
-            "the metric does not curve upwards about the fit (flat, or falling away in some "
-            "direction): the solve settled on no minimum, so no precision can be given"
-        )
+        found.append(NO_MINIMUM)
     imprecision = _imprecision(diag)
     if imprecision:
         found.append(imprecision)

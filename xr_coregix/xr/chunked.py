@@ -11,7 +11,7 @@ import numpy as np
 from odc.geo.geobox import GeoBox
 
 from ..core.anchors import RobustFit, fit_rigid_robust, lattice, plan_chunks
-from ..core.checks import metric_got_worse, search_problems
+from ..core.checks import NO_MINIMUM, metric_got_worse, search_problems
 from ..core.consensus import Layer, choose_layer, find_layers
 from ..core.images import SolveImage
 from ..core.precision import chunked_precision
@@ -75,6 +75,8 @@ def solve_chunk(
             "a diverged solve"
         )
         return ChunkResult(index, bounds, "skipped", reason), None
+    if diag.metric_curved is False:  # as a single solve would be refused for it
+        return ChunkResult(index, bounds, "skipped", NO_MINIMUM), None
     about = RigidTransform.from_matrix(fit.matrix, center, fit.crs)
     moving_cloud, fixed_cloud = diag.cloud_excluded
     result = ChunkResult(
