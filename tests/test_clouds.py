@@ -213,6 +213,37 @@ def test_real_bands_with_the_quality_band(band, bound):
     assert fit.diagnostics.cloud_excluded[1] > 0.3  # the flags, dilated
 
 
+def test_a_fit_the_clouds_lead_is_refused():
+    """The 384 px crop of the scene is mostly cloud (two thirds of it flagged in BQA, dilated);
+    the guard's threshold rises with them and B8 follows their 1.6 px of parallax (0.86 px
+    from the ground at the centre, precision 0.013 px). The layer check sees it: leaving out
+    the brightest 30 % of either band moves the fit 0.6 px the same way. With the quality band
+    the fit keeps to the ground, and the check passes."""
+    fixed, moving = (rioxarray.open_rasterio(DATA / f"crop_{b}.tif") for b in ("B4", "B8"))
+    grid = fixed.odc.geobox
+    with pytest.raises(RegistrationError, match="leaving out the cloud side of either band"):
+        xr_coregix.register(moving, fixed)
+    with pytest.warns(xr_coregix.RegistrationWarning, match="cloud side of either band"):
+        flagged = xr_coregix.register(moving, fixed, on_failure="warn")
+    assert _centre_shift(flagged, grid) > 0.5  # what it would have said
+    assert min(np.hypot(*shift) for shift in flagged.diagnostics.layer_shifts) > 0.5
+    clouds = xr_coregix.landsat_qa_mask(_scene("BQA"), layout="pre-collection")  # covers the crop
+    fit = xr_coregix.register(moving, fixed, moving_mask=clouds, fixed_mask=clouds)
+    assert displacement_error(fit, RigidTransform.identity(), grid)[0] < 0.15
+    assert max(np.hypot(*shift) for shift in fit.diagnostics.layer_shifts) < 0.1
+
+
+def test_the_layer_check_runs_with_the_guard_only(b4, fixed, grid, truth):
+    """On a clear pair the check does not move the fit; without the guard it is not run, and a
+    chunked fit leaves it to the chunks' consensus."""
+    moving = misregister(b4, truth, grid)
+    fit = xr_coregix.register(moving, fixed)
+    assert max(np.hypot(*shift) for shift in fit.diagnostics.layer_shifts) < 0.02
+    assert xr_coregix.register(moving, fixed, cloud_guard=False).diagnostics.layer_shifts is None
+    chunked = xr_coregix.register(moving, fixed, split_factor=1)
+    assert chunked.diagnostics.layer_shifts is None
+
+
 def test_a_scene_mostly_of_water_says_the_guard_may_have_taken_ground(b4):
     """Dark, flat water over 70 % of the scene: the guard's median is the water's and it takes
     the land for cloud. The fit is refused (no match left), and the message says what the guard

@@ -67,6 +67,64 @@ def metric_got_worse(fit: RigidTransform, start: tuple[float, float] = (0.0, 0.0
     return worse and moved_pixels(fit, start) > METRIC_MIN_MOVE
 
 
+# The layer check (Diagnostics.layer_shifts) calls a fit led by a second layer when leaving out
+# either band's cloud side moves it more than this (reference pixels), or LAYER_SIGMAS times its
+# standard error, whichever is larger, both ways alike. Measured (docs/howto/clouds.md): the
+# Landsat crop of tests/data, B8 against B4 without a mask (0.86 px off the ground, 0.013 px
+# precision), 0.63 px both ways; clear and masked cross-band pairs (Landsat B3/B5/B8, the
+# Sentinel-2 crop's B08, B11, B8A, either way round) 0.17 px at most for the smaller way.
+LAYER_PIXELS = 0.3
+LAYER_SIGMAS = 6.0
+LAYER_AGREEMENT = 0.5  # least cosine between the two ways' moves: one layer moves them alike
+
+
+def layer_problem(diag: Diagnostics) -> str:
+    """What the layer check says against a fit (empty when it passes or was not run).
+
+    Leaving out the cloud side of the moving band, then of the fixed band, must not move the
+    fit: when both move it alike, by more than ``LAYER_PIXELS`` (or ``LAYER_SIGMAS`` standard
+    errors), the fit follows a layer the ground does not (clouds displaced against it).
+
+    Parameters
+    ----------
+    diag : Diagnostics
+        The diagnostics of a single solve.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from xr_coregix.core.transform import Diagnostics
+    >>> diag = Diagnostics(-0.5, -0.6, 1.0, (30.0, 30.0), (300, 300), 30.0, True,
+    ...                    shift_precision=(0.01, 0.01),
+    ...                    layer_shifts=((0.05, -0.62), (0.03, -0.64)))
+    >>> layer_problem(diag)[:44]
+    'leaving out the cloud side of either band mo'
+    >>> layer_problem(replace(diag, layer_shifts=((0.05, -0.12), (0.03, -0.64))))
+    ''
+    """
+    if diag.layer_shifts is None:
+        return ""
+    one, other = diag.layer_shifts
+    lengths = math.hypot(*one), math.hypot(*other)
+    sigma = 0.0 if diag.shift_precision is None else math.hypot(*diag.shift_precision)
+    allowed = max(LAYER_PIXELS, LAYER_SIGMAS * sigma)
+    if min(lengths) <= allowed:
+        return ""
+    if one[0] * other[0] + one[1] * other[1] < LAYER_AGREEMENT * lengths[0] * lengths[1]:
+        return ""
+    return (
+        f"leaving out the cloud side of either band moves the fit: by ({one[0]:+.2f}, "
+        f"{one[1]:+.2f}) px without the brightest 30 % of moving, by ({other[0]:+.2f}, "
+        f"{other[1]:+.2f}) px without that of fixed (x east, y north; coldest in thermal bands): "
+        "clouds, haze or other bright content lead it, a layer the ground does not follow. Pass "
+        "cloud masks (moving_mask=, fixed_mask=), e.g. from the scenes' quality bands"
+    )
+
+
 NO_MINIMUM = (
     "the metric does not curve upwards about the fit (flat, or falling away in some "
     "direction): the solve settled on no minimum, so no precision can be given"
@@ -146,8 +204,9 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
     plus the displacement the fitted rotation makes at the edge of the solve area); the coarse
     global search found one clear match (:func:`search_problems`) and the fit agrees with it
     within a search pixel and a half; a chunked fit keeps at least ``MIN_INLIER_SHARE`` of its
-    anchors; a single solve's metric curves upwards about its fit (``metric_curved``); the
-    fit's error bound stays within ``MAX_ERROR_BOUND`` solve pixels.
+    anchors; a single solve's metric curves upwards about its fit (``metric_curved``) and
+    does not move when either band's cloud side is left out (:func:`layer_problem`); the fit's
+    error bound stays within ``MAX_ERROR_BOUND`` solve pixels.
 
     Parameters
     ----------
@@ -195,6 +254,9 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
             found.append(f"the global fit kept only {kept} of {total} anchors: the chunks disagree")
     if diag.metric_curved is False:
         found.append(NO_MINIMUM)
+    layered = layer_problem(diag)
+    if layered:
+        found.append(layered)
     imprecision = _imprecision(diag)
     if imprecision:
         found.append(imprecision)

@@ -16,7 +16,7 @@ of the scene, its median is theirs and the guard misses them: a quality mask is 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -26,6 +26,11 @@ SPREAD = 4.0  # the threshold lies this many clear-side quartile distances beyon
 MAX_ROUNDS = 50
 SAMPLE_PIXELS = 1 << 20  # most pixels the threshold is estimated from
 COLD_EVIDENCE = 3.0  # "auto" takes the cold side only when its outliers are this much more common
+# The layer check solves again without this share of each band, taken from its cloud side: a fit
+# that clouds (or other bright content) lead moves when they are left out, one on the ground does
+# not. A share, not an outlier threshold: where clouds are most of the scene the guard's threshold
+# rises with them (it sees their median as the ground's), but their brightest pixels stay theirs.
+LAYER_SHARE = 0.3
 
 
 def _grow(mask: np.ndarray, radius: int, axis: int) -> np.ndarray:
@@ -153,33 +158,59 @@ def guard_side(sample: np.ndarray, spread: float = SPREAD) -> Side:
     >>> guard_side(np.r_[ground, clouds]), guard_side(ground)
     ('cold', 'bright')
     """
-    return guard(sample, None, spread)[0]
+    return _choose_side(_ascending(sample), spread)
 
 
-def guard(
-    sample: np.ndarray, side: Side | None = None, spread: float = SPREAD
-) -> tuple[Side, float | None]:
-    """The cloud side of a band (``side``, or :func:`guard_side`'s choice when None) and its
-    :func:`cloud_threshold`, from one sort of ``sample``."""
+class Guard(NamedTuple):
+    """The cloud guard's reading of one band."""
+
+    side: Side  # where its clouds lie
+    threshold: float | None  # beyond it a pixel counts as cloud (None: no spread to measure)
+    layer: float | None  # beyond it lies the band's LAYER_SHARE on that side (None: empty)
+
+
+def _side_quantile(ascending: np.ndarray, side: Side, share: float) -> float | None:
+    """The value of sorted values beyond which ``share`` of them lie on ``side``."""
+    if ascending.size == 0:
+        return None
+    index = round((1.0 - share) * (ascending.size - 1))
+    return float(ascending[index] if side == "bright" else ascending[ascending.size - 1 - index])
+
+
+def guard(sample: np.ndarray, side: Side | None = None, spread: float = SPREAD) -> Guard:
+    """The cloud side of a band (``side``, or :func:`guard_side`'s choice when None), its
+    :func:`cloud_threshold` and the value beyond which its ``LAYER_SHARE`` lies on that side,
+    from one sort of ``sample``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> side, threshold, layer = guard(np.r_[np.arange(100.0), 1000.0, 1200.0])
+    >>> side, round(threshold, 1), layer
+    ('bright', 149.0, 71.0)
+    """
     ascending = _ascending(sample)
-    if side is not None:
-        return side, _threshold(ascending, side, spread)
+    chosen = side or _choose_side(ascending, spread)
+    return Guard(
+        chosen,
+        _threshold(ascending, chosen, spread),
+        _side_quantile(ascending, chosen, LAYER_SHARE),
+    )
+
+
+def _choose_side(ascending: np.ndarray, spread: float) -> Side:
+    """:func:`guard_side` of sorted values."""
     shares = {}
-    thresholds = {}
     for candidate in SIDES:
         threshold = _threshold(ascending, candidate, spread)
         if threshold is None:
-            return "bright", _threshold(ascending, "bright", spread)
-        thresholds[candidate] = threshold
+            return "bright"
         if candidate == "bright":  # beyond: above, counted on the sorted values
             count = ascending.size - np.searchsorted(ascending, threshold, side="right")
         else:
             count = np.searchsorted(ascending, threshold, side="left")
         shares[candidate] = count / ascending.size
-    chosen: Side = (
-        "cold" if shares["cold"] > COLD_EVIDENCE * max(shares["bright"], 1e-3) else "bright"
-    )
-    return chosen, thresholds[chosen]
+    return "cold" if shares["cold"] > COLD_EVIDENCE * max(shares["bright"], 1e-3) else "bright"
 
 
 def beyond(values: np.ndarray, threshold: float, side: Side) -> np.ndarray:

@@ -24,11 +24,28 @@ class SolveImage:
         Where ``values`` may drive the metric.
     geobox : GeoBox
         The grid of ``values``.
+    clear : numpy.ndarray of bool or None
+        The valid pixels away from the band's cloud side (its brightest share, or coldest,
+        grown by the mask margin), on which the layer check solves again; None: no check.
     """
 
     values: np.ndarray
     valid: np.ndarray
     geobox: GeoBox
+    clear: np.ndarray | None = None
+
+    def window(self, rows: slice, cols: slice) -> SolveImage:
+        """The image cropped to ``rows``, ``cols`` (views)."""
+        clear = None if self.clear is None else self.clear[rows, cols]
+        return SolveImage(
+            self.values[rows, cols], self.valid[rows, cols], self.geobox[rows, cols], clear
+        )
+
+    def clear_side(self) -> SolveImage | None:
+        """The image valid only on :attr:`clear` (None without it)."""
+        if self.clear is None:
+            return None
+        return SolveImage(self.values, self.valid & self.clear, self.geobox)
 
 
 def to_itk(array: np.ndarray, geobox: GeoBox) -> sitk.Image:

@@ -60,6 +60,24 @@ def block_reduce(
     return _level(total, count, factor, geobox)
 
 
+def reduce_valid(valid: np.ndarray, factor: int) -> np.ndarray:
+    """The validity :func:`block_reduce` gives ``valid``: a block is valid when at least half of
+    its pixels are.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> reduce_valid(np.array([[1, 1, 0, 0], [0, 0, 0, 1]], bool), 2).tolist()
+    [[True, False]]
+    """
+    valid = np.asarray(valid, dtype=bool)
+    if factor == 1:
+        return valid
+    rows, cols = (n // factor * factor for n in valid.shape)
+    count = _block_sums(valid[:rows, :cols].astype(np.int32), factor)
+    return count * 2 >= factor * factor
+
+
 def block_pyramid(
     values: np.ndarray, valid: np.ndarray, geobox: GeoBox, factors: Iterable[int]
 ) -> dict[int, tuple[np.ndarray, np.ndarray, GeoBox]]:

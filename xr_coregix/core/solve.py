@@ -51,6 +51,8 @@ METRIC_PIXELS = 250_000  # most pixels of the level the metric before/after is e
 # more. Measured (Sentinel-2 B04/B08/B03 against B04, 24 solves): 13.7 -> 11.3 iterations of the
 # costliest level, the same residuals on benchmarks/accuracy.py.
 FINAL_START = 0.125
+LAYER_MIN_PIXELS = 4096  # fewest clear-side fixed pixels the layer check solves on
+LAYER_MIN_STEP = 0.01  # the layer check's last step, solve pixels: it looks for tenths
 
 
 @dataclass(frozen=True)
@@ -267,10 +269,7 @@ class _Level:
         if max_pixels is not None:
             fixed = _central(fixed, max_pixels)
             margin = MIN_SOLVE_PIXELS + max(fixed.values.shape) // 30
-            rows, cols = covering_roi(moving.geobox, fixed.geobox, pad=margin)
-            moving = SolveImage(
-                moving.values[rows, cols], moving.valid[rows, cols], moving.geobox[rows, cols]
-            )
+            moving = moving.window(*covering_roi(moving.geobox, fixed.geobox, pad=margin))
         fbox, mbox = frame.geobox(fixed.geobox), frame.geobox(moving.geobox)
         return cls(
             to_itk(np.asarray(fixed.values, dtype=np.float32), fbox),
@@ -289,8 +288,7 @@ def _central(image: SolveImage, max_pixels: int) -> SolveImage:
     side = math.isqrt(max_pixels)
     h, w = min(rows, side), min(cols, max_pixels // min(rows, side))
     r0, c0 = (rows - h) // 2, (cols - w) // 2
-    window = slice(r0, r0 + h), slice(c0, c0 + w)
-    return SolveImage(image.values[window], image.valid[window], image.geobox[window])
+    return image.window(slice(r0, r0 + h), slice(c0, c0 + w))
 
 
 def _run_stage(
@@ -441,6 +439,7 @@ def solve(
             _start(search, start, frame),
         )
         standard_error, curved = _shift_precision(stages, levels, settings, frame, euler)
+        layers = _layer_shifts(cropped, moving, frame, settings, euler)
     crop_box = cropped.geobox
     reference_pixel = float(pixel_size or frame.pixel)
     diagnostics = Diagnostics(
@@ -458,6 +457,9 @@ def solve(
             else tuple(v * frame.pixel / reference_pixel for v in standard_error)
         ),
         metric_curved=curved,
+        layer_shifts=None
+        if layers is None
+        else tuple(tuple(v * frame.pixel / reference_pixel for v in s) for s in layers),
         **_search_fields(search),
     )
     return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)
@@ -490,7 +492,7 @@ def _mutual_area(
             f"than the {MIN_SOLVE_PIXELS} x {MIN_SOLVE_PIXELS} a solve needs: use a finer "
             "solve_resolution or a larger overlap"
         )
-    cropped = SolveImage(fixed.values[rows, cols], mutual[rows, cols], fixed.geobox[rows, cols])
+    cropped = replace(fixed, valid=mutual).window(rows, cols)
     return cropped, fraction
 
 
@@ -598,6 +600,63 @@ def _shift_precision(
             x, y = np.sqrt(np.diag(covariance)).tolist()
             return (x, y), True
     return None, False
+
+
+def _layer_shifts(
+    fixed: SolveImage,
+    moving: SolveImage,
+    frame: Frame,
+    settings: SolverSettings,
+    euler: sitk.Euler2DTransform,
+) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The layer check: how far (solve pixels, x and y of the CRS) the centre of the solve area
+    moves from the fit when the moving band's cloud side is left out, and when the fixed band's
+    is (:attr:`SolveImage.clear`). Each side in turn, not both at once: a band's brightest
+    share may be ground that the other band's metric needs (vegetation in near infrared), and
+    clouds lead a fit through either band's copy of them. None without a clear side in both, or
+    when either refinement finds no evidence (:func:`_refined_shift`)."""
+    fixed_clear, moving_clear = fixed.clear_side(), moving.clear_side()
+    if fixed_clear is None or moving_clear is None:
+        return None
+    shifts = (
+        _refined_shift(fixed, moving_clear, frame, settings, euler),
+        _refined_shift(fixed_clear, moving, frame, settings, euler),
+    )
+    return None if shifts[0] is None or shifts[1] is None else (shifts[0], shifts[1])
+
+
+def _refined_shift(
+    fixed: SolveImage,
+    moving: SolveImage,
+    frame: Frame,
+    settings: SolverSettings,
+    euler: sitk.Euler2DTransform,
+) -> tuple[float, float] | None:
+    """The translation (solve pixels, x and y of the CRS) that moves the fit to the metric's
+    optimum on these images, refined from the fit at full resolution (the central window of a
+    level). None with fewer than ``LAYER_MIN_PIXELS`` valid fixed pixels, or when ITK fails."""
+    level = _Level.of(fixed, moving, frame, settings.max_level_pixels)
+    if level.fixed_valid < LAYER_MIN_PIXELS:
+        return None
+    translation = sitk.TranslationTransform(2)
+    reg = _method(settings, level, translation, settings.max_samples)
+    reg.SetMovingInitialTransform(sitk.Euler2DTransform(euler))
+    spacing = frame.pixel / frame.radius
+    reg.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=0.5 * spacing,
+        minStep=LAYER_MIN_STEP * spacing,
+        numberOfIterations=settings.iterations,
+        relaxationFactor=0.5,
+        gradientMagnitudeTolerance=1e-10,
+    )
+    reg.SetOptimizerScales([1.0, 1.0])
+    try:
+        reg.Execute(level.fixed, level.moving)
+    except RuntimeError:  # ITK's own failures (too few samples left...): no evidence
+        return None
+    # ITK's translation takes reference points into the moving band: the fit moves them back
+    ox, oy = translation.GetOffset()
+    return (-ox / spacing, -oy / spacing)
 
 
 def _metric_grid(

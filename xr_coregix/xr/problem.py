@@ -22,7 +22,7 @@ from ..core.grid import covering_roi
 from ..core.images import SolveImage
 from ..core.proxy import clip_strong_edges
 from ..core.proxy import edge_proxy as make_edge_proxy
-from ..core.pyramid import block_reduce
+from ..core.pyramid import block_reduce, reduce_valid
 from ..core.solve import SolverSettings, solve
 from ..core.transform import RigidTransform
 from ..errors import InsufficientValidDataError, NoOverlapError
@@ -54,11 +54,15 @@ class Exclusion:
         The cloud guard's threshold (None: no guard).
     side : str
         ``"bright"`` or ``"cold"``: where the guard's clouds lie.
+    layer : float or None
+        Beyond it lies the band's cloud side that the layer check leaves out
+        (:data:`~xr_coregix.core.exclusion.LAYER_SHARE` of it; None: no check).
     """
 
     radius: int = 0
     threshold: float | None = None
     side: str = "bright"
+    layer: float | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ def solve_image(
     share = int(np.count_nonzero(cloud)) / count if count else 0.0
     valid &= ~cloud
     del cloud
+    clear = _clear_side(values, valid, exclusion, factor)
     values, valid, box = block_reduce(values, valid, gbox, factor)
     # holes filled from their neighbours: no stencil and no interpolation sees them as edges
     values = fill_invalid(values, valid, rings)
@@ -129,7 +134,18 @@ def solve_image(
         values, inside = make_edge_proxy(values, np.ones(valid.shape, bool))
         valid &= inside  # the array's border has no stencil
         clip_strong_edges(values, valid)
-    return SolveImage(values, valid, box), share
+    return SolveImage(values, valid, box, clear), share
+
+
+def _clear_side(
+    values: np.ndarray, valid: np.ndarray, exclusion: Exclusion, factor: int
+) -> np.ndarray | None:
+    """The valid pixels off the band's cloud side (beyond ``exclusion.layer``, grown by its
+    radius), reduced by ``factor`` as validity is; None when the layer check is off."""
+    if exclusion.layer is None:
+        return None
+    side = dilate(beyond(values, exclusion.layer, exclusion.side), exclusion.radius)
+    return reduce_valid(valid & ~side, factor)
 
 
 def _values(band: xr.DataArray | None) -> np.ndarray | None:
@@ -324,10 +340,13 @@ class Problem:
             moving_mask,
         )
 
-    def guarded(self, cloud_guard: bool | CloudSide, sample: Window | None = None) -> Problem:
+    def guarded(
+        self, cloud_guard: bool | CloudSide, sample: Window | None = None, layer_check: bool = True
+    ) -> Problem:
         """The problem with the cloud guard's threshold of each band set (``cloud_guard`` False:
         as it is), from ``sample`` (default: :meth:`sample`), so that every chunk of a chunked
-        solve uses the same ones."""
+        solve uses the same ones; with ``layer_check``, also where each band's cloud side
+        begins, for the layer check of a single solve."""
         if cloud_guard is False:
             return self
         sample = sample or self.sample()
@@ -339,7 +358,8 @@ class Problem:
             values = np.asarray(band.values)
             values = values[valid_mask(values, nodata)]
             chosen = cloud_guard if isinstance(cloud_guard, str) and cloud_guard in SIDES else None
-            side, threshold = guard(values, chosen)
-            exclusions.append(replace(exclusion, threshold=threshold, side=side))
+            side, threshold, layer = guard(values, chosen)
+            layer = layer if layer_check else None
+            exclusions.append(replace(exclusion, threshold=threshold, side=side, layer=layer))
         spec = replace(self.spec, fixed_exclusion=exclusions[0], moving_exclusion=exclusions[1])
         return replace(self, spec=spec)

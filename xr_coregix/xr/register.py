@@ -258,7 +258,8 @@ def register_with(
     k = derive_split_factor(problem) if split_factor is None else split_factor
     if k > 0:  # the guard and the global search share one read of every few pixels
         sample = problem.sample()
-        problem = problem.guarded(options.cloud_guard, sample)
+        # the chunks' consensus, not a layer check of each, keeps the ground
+        problem = problem.guarded(options.cloud_guard, sample, layer_check=False)
         fit = register_chunked(problem, k, sample)
     else:  # one read of the overlap serves the guard and the solve
         window = problem.window(*problem.overlap).loaded()
