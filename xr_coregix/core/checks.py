@@ -68,8 +68,8 @@ def metric_got_worse(fit: RigidTransform, start: tuple[float, float] = (0.0, 0.0
 
 
 # The layer check (Diagnostics.layer_shifts) calls a fit led by a second layer when leaving out
-# either band's cloud side moves it more than this (reference pixels), or LAYER_SIGMAS times its
-# standard error, whichever is larger, both ways alike. Measured (docs/howto/clouds.md): the
+# either band's cloud side moves it more than this (solve pixels), or LAYER_SIGMAS times its
+# standard error, whichever is larger, both ways alike. Measured (docs/reliability.md): the
 # Landsat crop of tests/data, B8 against B4 without a mask (0.86 px off the ground, 0.013 px
 # precision), 0.63 px both ways; clear and masked cross-band pairs (Landsat B3/B5/B8, the
 # Sentinel-2 crop's B08, B11, B8A, either way round) 0.17 px at most for the smaller way.
@@ -78,12 +78,24 @@ LAYER_SIGMAS = 6.0
 LAYER_AGREEMENT = 0.5  # least cosine between the two ways' moves: one layer moves them alike
 
 
+def layer_allowance(sigma: float | None) -> float:
+    """How far (solve pixels) leaving out a band's cloud side may move a fit whose shift has
+    the standard error ``sigma`` (solve pixels; None: unknown).
+
+    Examples
+    --------
+    >>> layer_allowance(0.01), layer_allowance(0.1), layer_allowance(None)
+    (0.3, 0.6000000000000001, 0.3)
+    """
+    return max(LAYER_PIXELS, LAYER_SIGMAS * (sigma or 0.0))
+
+
 def layer_problem(diag: Diagnostics) -> str:
     """What the layer check says against a fit (empty when it passes or was not run).
 
-    Leaving out the cloud side of the moving band, then of the fixed band, must not move the
-    fit: when both move it alike, by more than ``LAYER_PIXELS`` (or ``LAYER_SIGMAS`` standard
-    errors), the fit follows a layer the ground does not (clouds displaced against it).
+    Leaving out the cloud side of the fixed band, then of the moving band, must not move the
+    fit: when both move it alike, beyond :func:`layer_allowance`, the fit follows a layer the
+    ground does not (clouds displaced against it).
 
     Parameters
     ----------
@@ -105,16 +117,20 @@ def layer_problem(diag: Diagnostics) -> str:
     'leaving out the cloud side of either band mo'
     >>> layer_problem(replace(diag, layer_shifts=((0.05, -0.12), (0.03, -0.64))))
     ''
+    >>> layer_problem(replace(diag, layer_shifts=(None, (0.03, -0.14))))
+    ''
     """
-    if diag.layer_shifts is None:
+    if diag.layer_shifts is None or None in diag.layer_shifts:
         return ""
     one, other = diag.layer_shifts
-    lengths = math.hypot(*one), math.hypot(*other)
-    sigma = 0.0 if diag.shift_precision is None else math.hypot(*diag.shift_precision)
-    allowed = max(LAYER_PIXELS, LAYER_SIGMAS * sigma)
-    if min(lengths) <= allowed:
+    solve_pixel = max(diag.solve_resolution) / diag.pixel_size  # in reference pixels
+    lengths = math.hypot(*one) / solve_pixel, math.hypot(*other) / solve_pixel
+    sigma = None if diag.shift_precision is None else math.hypot(*diag.shift_precision)
+    if min(lengths) <= layer_allowance(None if sigma is None else sigma / solve_pixel):
         return ""
-    if one[0] * other[0] + one[1] * other[1] < LAYER_AGREEMENT * lengths[0] * lengths[1]:
+    if one[0] * other[0] + one[1] * other[1] < LAYER_AGREEMENT * math.hypot(*one) * math.hypot(
+        *other
+    ):  # they point different ways: content the bands see differently, not one layer
         return ""
     return (
         f"leaving out the cloud side of either band moves the fit: by ({one[0]:+.2f}, "

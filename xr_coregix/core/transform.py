@@ -185,14 +185,16 @@ class Diagnostics:
     cloud_excluded : tuple of float or None
         Share of the (moving, fixed) band's valid pixels that masks and the cloud guard kept out
         of the metric (for a chunked fit, over the good chunks' windows).
-    layer_shifts : tuple of tuple of float or None
+    layer_shifts : tuple or None
         The layer check of a single solve, run with the cloud guard: how far (reference pixels,
         x east and y north) the fit moves the centre of the solve area when the cloud side of
         the moving band (its brightest 30 %, coldest in a thermal band, grown by
-        ``mask_dilation``) is left out, and when that of the fixed band is. A fit on the ground
-        stays put; one that clouds, haze or other bright content lead moves both ways, and is
-        not reliable (:func:`xr_coregix.core.checks.layer_problem`). None when not measured
-        (no guard, a chunked fit, too little left).
+        ``mask_dilation``) is left out, and when that of the fixed band is. The fixed band's is
+        measured first, the moving band's (else None) only when that one moves the fit beyond
+        :func:`~xr_coregix.core.checks.layer_allowance`. A fit on the ground stays put; one that
+        clouds, haze or other bright content lead moves both ways alike, and is not reliable
+        (:func:`~xr_coregix.core.checks.layer_problem`). None when not measured (no guard, a
+        chunked fit, too little left).
     search_shift : tuple of float or None
         The coarse global search's translation (CRS units, x, y): where the MI stages
         started when the search was trusted (see :mod:`xr_coregix.core.search`).
@@ -230,7 +232,7 @@ class Diagnostics:
     shift_precision: tuple[float, float] | None = None
     metric_curved: bool | None = None
     cloud_excluded: tuple[float, float] | None = None
-    layer_shifts: tuple[tuple[float, float], tuple[float, float]] | None = None
+    layer_shifts: tuple[tuple[float, float] | None, tuple[float, float]] | None = None
     search_shift: tuple[float, float] | None = None
     search_significance: float | None = None
     search_ambiguity: float | None = None
@@ -438,7 +440,7 @@ def _tuple_or_none(value: list | None) -> tuple | None:
 
 
 def _pairs_or_none(value: list | None) -> tuple | None:
-    return None if value is None else tuple(tuple(pair) for pair in value)
+    return None if value is None else tuple(_tuple_or_none(pair) for pair in value)
 
 
 def _crs_text(crs: CRS | None) -> str | None:
