@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import SimpleITK as sitk
@@ -385,6 +387,7 @@ def solve(
     pixel_size: float | None = None,
     settings: SolverSettings | None = None,
     start: tuple[float, float] = (0.0, 0.0),
+    threads: int = 1,
 ) -> RigidTransform:
     """Register ``moving`` onto ``fixed`` and return the moving-to-reference transform.
 
@@ -409,6 +412,9 @@ def solve(
         chunked fit: the whole overlap's search): the area valid in both rasters, the metric
         "before" and the global search are taken there, and the MI stages start there unless
         the search finds better.
+    threads : int
+        2: the fit's precision and the layer check's first refinement run side by side (one
+        ITK thread each, so the numbers are the same), for a single solve that has both cores.
 
     Returns
     -------
@@ -444,8 +450,9 @@ def solve(
             start,
             _start(search, start, frame),
         )
-        standard_error, curved = _shift_precision(stages, levels, settings, frame, euler)
-        layers = _layer_shifts(cropped, moving, frame, settings, euler, standard_error)
+        standard_error, curved, layers = _checks(
+            stages, levels, settings, frame, euler, (cropped, moving), threads
+        )
     crop_box = cropped.geobox
     reference_pixel = float(pixel_size or frame.pixel)
     diagnostics = Diagnostics(
@@ -606,33 +613,55 @@ def _shift_precision(
     return None, False
 
 
-def _layer_shifts(
-    fixed: SolveImage,
-    moving: SolveImage,
-    frame: Frame,
+def _checks(
+    stages: tuple[str, ...],
+    levels: dict[int, _Level],
     settings: SolverSettings,
+    frame: Frame,
     euler: sitk.Euler2DTransform,
+    images: tuple[SolveImage, SolveImage],
+    threads: int,
+) -> tuple[tuple[float, float] | None, bool | None, tuple | None]:
+    """The fit's precision and curvature (:func:`_shift_precision`) and the layer check's moves
+    (:func:`_layer_shifts`) of the fixed and moving ``images``; with ``threads`` 2 the layer
+    check's first refinement runs beside the precision."""
+    fixed, moving = images
+    fixed_clear, moving_clear = fixed.clear_side(), moving.clear_side()
+    if fixed_clear is None or moving_clear is None:
+        return (*_shift_precision(stages, levels, settings, frame, euler), None)
+    refine = partial(_refined_shift, frame=frame, settings=settings, euler=euler)
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(refine, fixed_clear, moving)
+            standard_error, curved = _shift_precision(stages, levels, settings, frame, euler)
+            without_fixed = first.result()
+    else:
+        standard_error, curved = _shift_precision(stages, levels, settings, frame, euler)
+        without_fixed = refine(fixed_clear, moving)
+    layers = _layer_shifts(without_fixed, standard_error, lambda: refine(fixed, moving_clear))
+    return standard_error, curved, layers
+
+
+def _layer_shifts(
+    without_fixed: tuple[float, float] | None,
     standard_error: tuple[float, float] | None,
+    without_moving: Callable[[], tuple[float, float] | None],
 ) -> tuple[tuple[float, float] | None, tuple[float, float]] | None:
     """The layer check's moves (solve pixels, x and y of the CRS): how far the centre of the
     solve area moves from the fit when the moving band's cloud side is left out, and when the
-    fixed band's is (:attr:`SolveImage.clear`). The fixed band's first: the moving band's is
-    measured only when that one moves the fit beyond :func:`checks.layer_allowance` (None
-    otherwise). Each side in turn, not both at once: a band's brightest share may be ground
-    that the metric needs (vegetation in near infrared), while clouds lead a fit through either
-    band's copy of them. None without a clear side in both, or when a refinement finds no
+    fixed band's is (:attr:`SolveImage.clear`). The fixed band's comes first; the moving band's
+    is measured (``without_moving``) only when that one moves the fit beyond
+    :func:`checks.layer_allowance`, else None. Each side in turn, not both at once: a band's
+    brightest share may be ground that the metric needs (vegetation in near infrared), while
+    clouds lead a fit through either band's copy of them. None when a refinement finds no
     evidence (:func:`_refined_shift`)."""
-    fixed_clear, moving_clear = fixed.clear_side(), moving.clear_side()
-    if fixed_clear is None or moving_clear is None:
-        return None
-    without_fixed = _refined_shift(fixed_clear, moving, frame, settings, euler)
     if without_fixed is None:
         return None
     sigma = None if standard_error is None else math.hypot(*standard_error)
     if math.hypot(*without_fixed) <= layer_allowance(sigma):
         return None, without_fixed
-    without_moving = _refined_shift(fixed, moving_clear, frame, settings, euler)
-    return None if without_moving is None else (without_moving, without_fixed)
+    moved = without_moving()
+    return None if moved is None else (moved, without_fixed)
 
 
 def _refined_shift(

@@ -157,8 +157,9 @@ def solve_window(window: Window, spec: SolveSpec, *, threads: int = 1) -> RigidT
 
     The fit's diagnostics record the share of each band's valid pixels that masks and the cloud
     guard kept out of the metric. ``threads`` 2 makes the two bands' solve images side by side
-    (numpy releases the GIL; each band's image is the same either way): for a single solve,
-    not for a chunk or a cube's date, whose task already shares the cores with others.
+    (numpy releases the GIL; each band's image is the same either way), and the fit's precision
+    beside the layer check (:func:`xr_coregix.core.solve.solve`): for a single solve, not for a
+    chunk or a cube's date, whose task already shares the cores with others.
     """
     jobs = (
         (window.fixed, window.fixed_box, spec.fixed_nodata, spec.fixed_factor,
@@ -190,6 +191,7 @@ def solve_window(window: Window, spec: SolveSpec, *, threads: int = 1) -> RigidT
             pixel_size=pixel_size(spec.reference_grid),
             settings=spec.settings,
             start=spec.shift,
+            threads=threads,
         )
     except (InsufficientValidDataError, NoOverlapError) as err:
         if not max(moving_cloud, fixed_cloud) > 0:
