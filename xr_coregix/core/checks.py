@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .exclusion import LAYER_SHARE
 from .search import MAX_AMBIGUITY, MIN_SIGNIFICANCE, SEARCH_SIDE
 from .transform import Diagnostics, RigidTransform
 
@@ -134,7 +135,7 @@ def layer_problem(diag: Diagnostics) -> str:
         return ""
     return (
         f"leaving out the cloud side of either band moves the fit: by ({one[0]:+.2f}, "
-        f"{one[1]:+.2f}) px without the brightest 30 % of moving, by ({other[0]:+.2f}, "
+        f"{one[1]:+.2f}) px without the brightest {LAYER_SHARE:.0%} of moving, by ({other[0]:+.2f}, "
         f"{other[1]:+.2f}) px without that of fixed (x east, y north; coldest in thermal bands): "
         "clouds, haze or other bright content lead it, a layer the ground does not follow. Pass "
         "cloud masks (moving_mask=, fixed_mask=), e.g. from the scenes' quality bands"
