@@ -643,6 +643,54 @@ def _checks(
     return standard_error, curved, layers
 
 
+def layer_check(
+    fixed: SolveImage,
+    moving: SolveImage,
+    fit: RigidTransform,
+    *,
+    pixel_size: float,
+    settings: SolverSettings | None = None,
+) -> tuple[tuple[float, float] | None, tuple[float, float]] | None:
+    """The layer check of a fit made elsewhere (a chunked fit's global one), on one window.
+
+    Parameters
+    ----------
+    fixed, moving : SolveImage
+        Both bands over the window (the fixed band's central window of at most
+        ``LAYER_WINDOW_PIXELS`` is used), with their clear sides (:attr:`SolveImage.clear`).
+    fit : RigidTransform
+        The moving-to-reference fit.
+    pixel_size : float
+        The reference raster's pixel size, which the moves are reported in.
+    settings : SolverSettings, optional
+        Solver knobs (histogram bins, samples).
+
+    Returns
+    -------
+    tuple or None
+        As :attr:`Diagnostics.layer_shifts`: the moves (reference pixels, x east and y north)
+        without the moving band's cloud side (None when not needed) and without the fixed
+        band's; None without clear sides or evidence.
+    """
+    settings = settings or SolverSettings()
+    frame = _frame(fixed.geobox)
+    itk = RigidTransform.from_matrix(fit.inverse().matrix, frame.center, fit.crs)
+    euler = sitk.Euler2DTransform()
+    euler.SetAngle(itk.rotation)
+    euler.SetTranslation(tuple(v / frame.radius for v in itk.translation))
+    fixed_clear, moving_clear = fixed.clear_side(), moving.clear_side()
+    if fixed_clear is None or moving_clear is None:
+        return None
+    refine = partial(_refined_shift, frame=frame, settings=settings, euler=euler)
+    with single_threaded_itk():
+        # the allowance without the fit's own error: a chunked fit's is the chunks' spread,
+        # which clouds that lead some of them widen (the crop's B8 at split factor 1: 0.23 px)
+        layers = _layer_shifts(
+            refine(fixed_clear, moving), None, lambda: refine(fixed, moving_clear)
+        )
+    return None if layers is None else _in_pixels(layers, frame.pixel / pixel_size)
+
+
 def _layer_shifts(
     without_fixed: tuple[float, float] | None,
     standard_error: tuple[float, float] | None,

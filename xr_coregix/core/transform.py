@@ -193,8 +193,8 @@ class Diagnostics:
         measured first, the moving band's (else None) only when that one moves the fit beyond
         :func:`~xr_coregix.core.checks.layer_allowance`. A fit on the ground stays put; one that
         clouds, haze or other bright content lead moves both ways alike, and is not reliable
-        (:func:`~xr_coregix.core.checks.layer_problem`). None when not measured (no guard, a
-        chunked fit, too little left).
+        (:func:`~xr_coregix.core.checks.layer_problem`). A chunked fit is checked once, on the
+        central window of the overlap. None when not measured (no guard, too little left).
     search_shift : tuple of float or None
         The coarse global search's translation (CRS units, x, y): where the MI stages
         started when the search was trusted (see :mod:`xr_coregix.core.search`).

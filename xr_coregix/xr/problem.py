@@ -152,15 +152,12 @@ def _values(band: xr.DataArray | None) -> np.ndarray | None:
     return None if band is None else np.asarray(band.values)
 
 
-def solve_window(window: Window, spec: SolveSpec, *, threads: int = 1) -> RigidTransform:
-    """Solve one window (its pixels are loaded here).
-
-    The fit's diagnostics record the share of each band's valid pixels that masks and the cloud
-    guard kept out of the metric. ``threads`` 2 makes the two bands' solve images side by side
-    (numpy releases the GIL; each band's image is the same either way), and the fit's precision
-    beside the layer check (:func:`xr_coregix.core.solve.solve`): for a single solve, not for a
-    chunk or a cube's date, whose task already shares the cores with others.
-    """
+def solve_images(
+    window: Window, spec: SolveSpec, threads: int = 1
+) -> tuple[tuple[SolveImage, float], tuple[SolveImage, float]]:
+    """The fixed and moving solve images of a loaded ``window`` and the share of each band's
+    valid pixels kept out as cloud (:func:`solve_image`); ``threads`` 2: side by side (numpy
+    releases the GIL; each image is the same either way)."""
     jobs = (
         (window.fixed, window.fixed_box, spec.fixed_nodata, spec.fixed_factor,
          window.fixed_mask, spec.fixed_exclusion, 1),
@@ -177,10 +174,22 @@ def solve_window(window: Window, spec: SolveSpec, *, threads: int = 1) -> RigidT
 
     if threads > 1:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            made = list(pool.map(image, jobs))
+            fixed, moving = pool.map(image, jobs)
     else:  # in this very thread
-        made = [image(job) for job in jobs]
-    (fixed_img, fixed_cloud), (moving_img, moving_cloud) = made
+        fixed, moving = (image(job) for job in jobs)
+    return fixed, moving
+
+
+def solve_window(window: Window, spec: SolveSpec, *, threads: int = 1) -> RigidTransform:
+    """Solve one window (its pixels are loaded here).
+
+    The fit's diagnostics record the share of each band's valid pixels that masks and the cloud
+    guard kept out of the metric. ``threads`` 2 makes the two bands' solve images side by side
+    (numpy releases the GIL; each band's image is the same either way), and the fit's precision
+    beside the layer check (:func:`xr_coregix.core.solve.solve`): for a single solve, not for a
+    chunk or a cube's date, whose task already shares the cores with others.
+    """
+    (fixed_img, fixed_cloud), (moving_img, moving_cloud) = solve_images(window, spec, threads)
     try:
         fit = solve(
             fixed_img,
@@ -342,13 +351,10 @@ class Problem:
             moving_mask,
         )
 
-    def guarded(
-        self, cloud_guard: bool | CloudSide, sample: Window | None = None, layer_check: bool = True
-    ) -> Problem:
+    def guarded(self, cloud_guard: bool | CloudSide, sample: Window | None = None) -> Problem:
         """The problem with the cloud guard's threshold of each band set (``cloud_guard`` False:
         as it is), from ``sample`` (default: :meth:`sample`), so that every chunk of a chunked
-        solve uses the same ones; with ``layer_check``, also where each band's cloud side
-        begins, for the layer check of a single solve."""
+        solve uses the same ones, and where each band's cloud side begins (the layer check)."""
         if cloud_guard is False:
             return self
         sample = sample or self.sample()
@@ -361,7 +367,16 @@ class Problem:
             values = values[valid_mask(values, nodata)]
             chosen = cloud_guard if isinstance(cloud_guard, str) and cloud_guard in SIDES else None
             side, threshold, layer = guard(values, chosen)
-            layer = layer if layer_check else None
             exclusions.append(replace(exclusion, threshold=threshold, side=side, layer=layer))
         spec = replace(self.spec, fixed_exclusion=exclusions[0], moving_exclusion=exclusions[1])
+        return replace(self, spec=spec)
+
+    def without_layer_check(self) -> Problem:
+        """The problem whose solves run no layer check (a chunked fit's chunks: the check is
+        made once, on the global fit)."""
+        spec = replace(
+            self.spec,
+            fixed_exclusion=replace(self.spec.fixed_exclusion, layer=None),
+            moving_exclusion=replace(self.spec.moving_exclusion, layer=None),
+        )
         return replace(self, spec=spec)

@@ -26,6 +26,7 @@ from .chunked import register_chunked
 from .cube import DATE_ERRORS, LazyTransformSeries, Masks, delayed_fit, lazy_series
 from .exclude import MaskArg
 from .georef import spatial_dims
+from .layers import layer_checked
 from .problem import Problem, pixel_size, solve_window
 from .series import TransformSeries, series_dim
 
@@ -258,9 +259,10 @@ def register_with(
     k = derive_split_factor(problem) if split_factor is None else split_factor
     if k > 0:  # the guard and the global search share one read of every few pixels
         sample = problem.sample()
-        # the chunks' consensus, not a layer check of each, keeps the ground
-        problem = problem.guarded(options.cloud_guard, sample, layer_check=False)
-        fit = register_chunked(problem, k, sample)
+        problem = problem.guarded(options.cloud_guard, sample)
+        fit = register_chunked(problem.without_layer_check(), k, sample)
+        if options.cloud_guard is not False:
+            fit = layer_checked(problem, fit)
     else:  # one read of the overlap serves the guard and the solve
         window = problem.window(*problem.overlap).loaded()
         if options.cloud_guard is not False:
