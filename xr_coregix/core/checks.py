@@ -120,6 +120,8 @@ def layer_problem(diag: Diagnostics) -> str:
     ''
     >>> layer_problem(replace(diag, layer_shifts=(None, (0.03, -0.14))))
     ''
+    >>> layer_problem(replace(diag, layer_shifts=((0.6, 0.1), (-0.5, 0.0))))  # opposite ways
+    ''
     """
     if diag.layer_shifts is None or None in diag.layer_shifts:
         return ""

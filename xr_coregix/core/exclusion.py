@@ -158,7 +158,7 @@ def guard_side(sample: np.ndarray, spread: float = SPREAD) -> Side:
     >>> guard_side(np.r_[ground, clouds]), guard_side(ground)
     ('cold', 'bright')
     """
-    return _choose_side(_ascending(sample), spread)
+    return _choose_side(_ascending(sample), spread)[0]
 
 
 class Guard(NamedTuple):
@@ -190,27 +190,31 @@ def guard(sample: np.ndarray, side: Side | None = None, spread: float = SPREAD) 
     ('bright', 149.0, 71.0)
     """
     ascending = _ascending(sample)
-    chosen = side or _choose_side(ascending, spread)
-    return Guard(
-        chosen,
-        _threshold(ascending, chosen, spread),
-        _side_quantile(ascending, chosen, LAYER_SHARE),
-    )
+    if side is None:
+        side, threshold = _choose_side(ascending, spread)
+    else:
+        threshold = _threshold(ascending, side, spread)
+    return Guard(side, threshold, _side_quantile(ascending, side, LAYER_SHARE))
 
 
-def _choose_side(ascending: np.ndarray, spread: float) -> Side:
-    """:func:`guard_side` of sorted values."""
+def _choose_side(ascending: np.ndarray, spread: float) -> tuple[Side, float | None]:
+    """:func:`guard_side` of sorted values, and that side's :func:`cloud_threshold`."""
     shares = {}
+    thresholds = {}
     for candidate in SIDES:
         threshold = _threshold(ascending, candidate, spread)
         if threshold is None:
-            return "bright"
+            return "bright", _threshold(ascending, "bright", spread)
+        thresholds[candidate] = threshold
         if candidate == "bright":  # beyond: above, counted on the sorted values
             count = ascending.size - np.searchsorted(ascending, threshold, side="right")
         else:
             count = np.searchsorted(ascending, threshold, side="left")
         shares[candidate] = count / ascending.size
-    return "cold" if shares["cold"] > COLD_EVIDENCE * max(shares["bright"], 1e-3) else "bright"
+    chosen: Side = (
+        "cold" if shares["cold"] > COLD_EVIDENCE * max(shares["bright"], 1e-3) else "bright"
+    )
+    return chosen, thresholds[chosen]
 
 
 def beyond(values: np.ndarray, threshold: float, side: Side) -> np.ndarray:

@@ -62,6 +62,7 @@ LAYER_MIN_STEP = 0.01  # the layer check's last step, solve pixels: it looks for
 # cross-band pairs were noisier (up to 0.30 px against 0.18, the threshold being 0.3), and on a
 # 512 x 512 px window it refused two clear Sentinel-2 pairs (B04 against B08, B8A against B04).
 LAYER_WINDOW_PIXELS = 1 << 20
+Refinement = Callable[[], "tuple[float, float] | None"]  # one of the layer check's, not yet run
 
 
 @dataclass(frozen=True)
@@ -626,21 +627,36 @@ def _checks(
     """The fit's precision and curvature (:func:`_shift_precision`) and the layer check's moves
     (:func:`_layer_shifts`) of the fixed and moving ``images``; with ``threads`` 2 the layer
     check's first refinement runs beside the precision."""
-    fixed, moving = images
-    fixed_clear, moving_clear = fixed.clear_side(), moving.clear_side()
-    if fixed_clear is None or moving_clear is None:
+    refinements = _refinements(*images, frame, settings, euler)
+    if refinements is None:
         return (*_shift_precision(stages, levels, settings, frame, euler), None)
-    refine = partial(_refined_shift, frame=frame, settings=settings, euler=euler)
+    without_fixed, without_moving = refinements
     if threads > 1:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            first = pool.submit(refine, fixed_clear, moving)
+            first = pool.submit(without_fixed)
             standard_error, curved = _shift_precision(stages, levels, settings, frame, euler)
-            without_fixed = first.result()
+            moved = first.result()
     else:
         standard_error, curved = _shift_precision(stages, levels, settings, frame, euler)
-        without_fixed = refine(fixed_clear, moving)
-    layers = _layer_shifts(without_fixed, standard_error, lambda: refine(fixed, moving_clear))
-    return standard_error, curved, layers
+        moved = without_fixed()
+    return standard_error, curved, _layer_shifts(moved, standard_error, without_moving)
+
+
+def _refinements(
+    fixed: SolveImage,
+    moving: SolveImage,
+    frame: Frame,
+    settings: SolverSettings,
+    euler: sitk.Euler2DTransform,
+) -> tuple[Refinement, Refinement] | None:
+    """The layer check's two refinements of the fit (:func:`_refined_shift`), not yet run:
+    without the fixed band's cloud side, and without the moving band's. None when either band
+    has no clear side (no guard)."""
+    fixed_clear, moving_clear = fixed.clear_side(), moving.clear_side()
+    if fixed_clear is None or moving_clear is None:
+        return None
+    refine = partial(_refined_shift, frame=frame, settings=settings, euler=euler)
+    return partial(refine, fixed_clear, moving), partial(refine, fixed, moving_clear)
 
 
 def layer_check(
@@ -678,23 +694,21 @@ def layer_check(
     euler = sitk.Euler2DTransform()
     euler.SetAngle(itk.rotation)
     euler.SetTranslation(tuple(v / frame.radius for v in itk.translation))
-    fixed_clear, moving_clear = fixed.clear_side(), moving.clear_side()
-    if fixed_clear is None or moving_clear is None:
+    refinements = _refinements(fixed, moving, frame, settings, euler)
+    if refinements is None:
         return None
-    refine = partial(_refined_shift, frame=frame, settings=settings, euler=euler)
+    without_fixed, without_moving = refinements
     with single_threaded_itk():
         # the allowance without the fit's own error: a chunked fit's is the chunks' spread,
         # which clouds that lead some of them widen (the crop's B8 at split factor 1: 0.23 px)
-        layers = _layer_shifts(
-            refine(fixed_clear, moving), None, lambda: refine(fixed, moving_clear)
-        )
+        layers = _layer_shifts(without_fixed(), None, without_moving)
     return None if layers is None else _in_pixels(layers, frame.pixel / pixel_size)
 
 
 def _layer_shifts(
     without_fixed: tuple[float, float] | None,
     standard_error: tuple[float, float] | None,
-    without_moving: Callable[[], tuple[float, float] | None],
+    without_moving: Refinement,
 ) -> tuple[tuple[float, float] | None, tuple[float, float]] | None:
     """The layer check's moves (solve pixels, x and y of the CRS): how far the centre of the
     solve area moves from the fit when the moving band's cloud side is left out, and when the
