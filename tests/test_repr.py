@@ -57,6 +57,19 @@ def test_repr_of_a_chunked_and_an_unreliable_fit():
     assert rows["chunks"] == "1/2 chunks, 2 anchors (rmse 0.042 px, 1 rejected)"
 
 
+def test_repr_names_what_masks_and_the_guard_kept_out():
+    """The shares kept out as cloud are shown from half a percent on, with a word on the guard
+    from a quarter on (the clear Sentinel-2 crop's red band: 48 % taken, the fit worse for it)."""
+    clear = make_fit(cloud_excluded=(0.0, 0.004))
+    assert "kept out" not in repr(clear) and "kept out" not in html_rows(clear._repr_html_())
+    cloudy = make_fit(cloud_excluded=(0.12, 0.2))
+    assert repr(cloudy).endswith("valid 90.0%, kept out as cloud: moving 12.0%, fixed 20.0%)")
+    taken = make_fit(cloud_excluded=(0.05, 0.48))
+    words = "moving 5.0%, fixed 48.0% (if that is clear ground, cloud_guard=False fits it better)"
+    assert repr(taken).endswith(f"kept out as cloud: {words})")
+    assert html_rows(taken._repr_html_())["kept out"] == words
+
+
 # ----------------------------------------------------------------- HTML repr
 def test_html_repr_of_a_fit():
     markup = make_fit()._repr_html_()

@@ -15,6 +15,7 @@ from .core.transform import (
     SHIFT_AXES,
     RigidTransform,
     chunks_text,
+    excluded_text,
     metric_text,
     rotation_text,
     shift_text,
@@ -448,7 +449,8 @@ def raster_text(raster: Any) -> str:
 
 def fit_text(fit: RigidTransform) -> str:
     """A fit as the log tells it: how it was solved, the shift in pixels (x east, y north) and
-    CRS units, the rotation, the metric and whether it is reliable.
+    CRS units, the rotation, the metric, the shares kept out as cloud (when any) and whether it
+    is reliable.
 
     Examples
     --------
@@ -466,8 +468,11 @@ def fit_text(fit: RigidTransform) -> str:
     rows, cols = diag.solve_shape
     x_size, y_size = diag.solve_resolution
     reliable = "reliable" if diag.reliable else "UNRELIABLE: " + "; ".join(diag.problems)
+    excluded = excluded_text(diag)
     return (
         f"split factor {diag.split_factor} ({solved}), solve grid {rows} x {cols} px at "
         f"{x_size:g} x {y_size:g}; {shift}; rotation {rotation_text(fit)}; "
-        f"metric {metric_text(diag)}, valid {diag.valid_fraction:.1%}; {reliable}"
+        f"metric {metric_text(diag)}, valid {diag.valid_fraction:.1%}; "
+        + ("" if excluded is None else f"{excluded}; ")
+        + reliable
     )

@@ -6,7 +6,7 @@ import math
 
 from .exclusion import LAYER_SHARE
 from .search import MAX_AMBIGUITY, MIN_SIGNIFICANCE, SEARCH_SIDE
-from .transform import Diagnostics, RigidTransform
+from .transform import GUARD_HINT_SHARE, Diagnostics, RigidTransform
 
 METRIC_TOLERANCE = 0.02  # an aligned pair's metric may get this much worse (relative): noise
 # A fit that moves pixels less than this (reference pixels) is not refused for a worse metric:
@@ -150,7 +150,6 @@ NO_MINIMUM = (
     "the metric does not curve upwards about the fit (flat, or falling away in some "
     "direction): the solve settled on no minimum, so no precision can be given"
 )
-GUARD_HINT_SHARE = 0.25  # masks and the guard keeping out this much may have taken ground
 
 
 def _guard_hint(diag: Diagnostics) -> str:

@@ -571,6 +571,35 @@ def precision_text(diag: Diagnostics) -> str | None:
     return f"shift s.e. ({sx:.4f}, {sy:.4f}) px, error < {diag.error_bound:.3f} px (9 in 10)"
 
 
+GUARD_HINT_SHARE = 0.25  # masks and the guard keeping out this much may have taken ground
+EXCLUDED_SHOWN = 0.005  # reprs name the shares kept out from this much on
+
+
+def excluded_text(diag: Diagnostics) -> str | None:
+    """The shares of each band that masks and the cloud guard kept out, as reprs show them, with
+    a word on turning the guard off when either reaches ``GUARD_HINT_SHARE`` (None when both are
+    under ``EXCLUDED_SHOWN``, or unknown).
+
+    The guard takes a band's bright outliers for cloud; on a clear scene whose bright ground is
+    a large share (bare fields beside water and vegetation in a red band) it takes ground, and
+    the fit loses accuracy without any check failing.
+
+    Examples
+    --------
+    >>> diag = Diagnostics(-0.1, -0.5, 0.9, (30.0, 30.0), (20, 20), 30.0, True,
+    ...                    cloud_excluded=(0.05, 0.48))
+    >>> excluded_text(diag)
+    'kept out as cloud: moving 5.0%, fixed 48.0% (if that is clear ground, cloud_guard=False fits it better)'
+    """
+    shares = diag.cloud_excluded
+    if shares is None or max(shares) < EXCLUDED_SHOWN:
+        return None
+    text = f"kept out as cloud: moving {shares[0]:.1%}, fixed {shares[1]:.1%}"
+    if max(shares) >= GUARD_HINT_SHARE:
+        text += " (if that is clear ground, cloud_guard=False fits it better)"
+    return text
+
+
 def chunks_text(diag: Diagnostics) -> str | None:
     """A chunked fit's chunks and anchors as text (None for a fit solved in one piece)."""
     if not diag.chunks:
@@ -983,6 +1012,9 @@ class RigidTransform:
             precision = precision_text(diag)
             if precision is not None:
                 parts.append(precision)
+            excluded = excluded_text(diag)
+            if excluded is not None:
+                parts.append(excluded)
             if not diag.reliable:
                 parts.append("UNRELIABLE: " + "; ".join(diag.problems))
             chunks = chunks_text(diag)
@@ -1006,6 +1038,9 @@ class RigidTransform:
             precision = precision_text(diag)
             if precision is not None:
                 rows.append(("precision", f"{precision} {SHIFT_AXES}"))
+            excluded = excluded_text(diag)
+            if excluded is not None:
+                rows.append(("kept out", excluded.removeprefix("kept out as cloud: ")))
             rows.append(
                 ("reliable", "yes" if diag.reliable else "UNRELIABLE: " + "; ".join(diag.problems))
             )
