@@ -12,6 +12,8 @@ threshold itself, iterated to the fixed point, so that clouds beyond it do not m
 many there are (up to about half the scene). A mean and standard deviation would grow with the
 cloud cover and let the clouds through exactly when they matter. Where clouds and haze are most
 of the scene, its median is theirs and the guard misses them: a quality mask is needed there.
+A clipping that would keep less than half of the band has sunk into a narrow dark mode (water)
+and finds no threshold: the guard never takes most of a band for cloud.
 """
 
 from __future__ import annotations
@@ -74,7 +76,10 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 
 def _clipped_threshold(ascending: np.ndarray, spread: float) -> float | None:
     """Upper threshold of sorted values: ``median + spread * (median - lower quartile)`` of the
-    values below it, found by iterating from all values down to the fixed point."""
+    values below it, found by iterating from all values down to the fixed point. None when
+    there is no spread, or when the iteration sinks below half of the values: a narrow dark
+    mode (flood water over 40 % of a scene) then holds the median and the quartile, and every
+    brighter pixel, the land, would count as cloud."""
     count = ascending.size
     threshold = np.inf
     for _ in range(MAX_ROUNDS):
@@ -84,6 +89,8 @@ def _clipped_threshold(ascending: np.ndarray, spread: float) -> float | None:
             return None
         new = float(median + spread * (median - quartile))
         count_new = int(np.searchsorted(ascending, new, side="right"))
+        if 2 * count_new < ascending.size:
+            return None
         if count_new == count:
             return new
         threshold, count = new, count_new
@@ -110,7 +117,10 @@ def cloud_threshold(sample: np.ndarray, side: Side, spread: float = SPREAD) -> f
     Returns
     -------
     float or None
-        None when the band has no spread to measure from (e.g. a constant band).
+        None when the band has no spread to measure from (e.g. a constant band), or when the
+        clipping sinks below half of the values (a narrow dark mode, such as flood water over
+        40 % of a scene, holds the median and the quartile there, and would make every
+        brighter pixel cloud): the guard then leaves the band as it is.
 
     Examples
     --------
