@@ -1,5 +1,7 @@
 """Chunked registration: local solves as dask tasks, anchors, one robust global fit."""
 
+from dataclasses import replace
+
 import dask.array as dsa
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import xr_coregix
 from xr_coregix import RegistrationError, RigidTransform, displacement_error
 from xr_coregix.core.anchors import plan_chunks
 from xr_coregix.core.images import SolveImage
+from xr_coregix.xr import central
 from xr_coregix.xr.arguments import RegisterOptions
 from xr_coregix.xr.chunked import MAX_CHUNKS, chosen_chunks
 from xr_coregix.xr.problem import Problem
@@ -51,12 +54,63 @@ def test_an_aligned_pair_keeps_every_chunk(b4, fixed, split_factor):
     assert displacement_error(fit, RigidTransform.identity(), grid)[0] < 0.02
 
 
-def test_chunked_cross_band_differential(b5, fixed):
+@pytest.mark.parametrize("case", [(2.3, 1.7, 0.6), (-1.4, 0.8, -0.3)])
+def test_a_chunked_fit_of_one_window_ends_as_exact_as_one_solve(b5, fixed, case):
+    """Across bands each chunk carries its own content's offset, and the global fit of four
+    chunks was 0.04-0.07 px from the single solve of the 320 px crop (B5 against B4); the
+    overlap fits the central window, where the fit is refined as a single solve's last level:
+    within 0.005 px of it, and as exact (differential)."""
     grid = fixed.odc.geobox
-    truth = rigid(2.3, 1.7, 0.6, grid)
+    truth = rigid(*case, grid)
+    moving = misregister(b5, truth, grid)
+    chunked = xr_coregix.register(moving, fixed, split_factor=2)
+    single = xr_coregix.register(moving, fixed)
+    assert displacement_error(chunked, single, grid)[0] < 0.005
     clean = xr_coregix.register(inner(b5, 32), fixed, split_factor=2)
-    fit = xr_coregix.register(misregister(b5, truth, grid), fixed, split_factor=2)
-    assert displacement_error(clean.inverse().compose(fit), truth, grid)[0] < 0.1
+    assert displacement_error(clean.inverse().compose(chunked), truth, grid)[0] < 0.04
+    assert chunked.diagnostics.chunks  # still the chunked fit's diagnostics
+
+
+def moved(fit: RigidTransform, east: float) -> RigidTransform:
+    """``fit`` moving every pixel ``east`` CRS units further east."""
+    x, y = fit.translation
+    return replace(fit, translation=(x + east, y))
+
+
+def test_a_refinement_that_moves_the_fit_far_is_not_taken(b5, fixed, monkeypatch):
+    """The chunks' consensus keeps the ground when clouds lead part of a scene: a refinement
+    that would move it by more than REFINE_LIMIT solve pixels is left out; one within it is
+    taken, and the layer check is made on it."""
+    grid = fixed.odc.geobox
+    moving = misregister(b5, rigid(2.3, 1.7, 0.6, grid), grid)
+    monkeypatch.setattr(central, "refine", lambda *a, **k: None)
+    unrefined = xr_coregix.register(moving, fixed, split_factor=2)
+    far = moved(unrefined, 3.0 * 30)
+    monkeypatch.setattr(central, "refine", lambda *a, **k: far)
+    assert xr_coregix.register(moving, fixed, split_factor=2) == unrefined
+    near = moved(unrefined, 0.5 * 30)
+    monkeypatch.setattr(central, "refine", lambda *a, **k: near)
+    taken = xr_coregix.register(moving, fixed, split_factor=2, on_failure="warn")
+    assert taken == near  # and checked: half a pixel off the ground, it moves back
+    assert not taken.diagnostics.reliable and taken.diagnostics.layer_shifts[1][0] < -0.3
+
+
+def test_an_overlap_larger_than_the_window_is_not_refined(b5, fixed, monkeypatch):
+    """Its centre alone would give the rotation less well than the chunks' spread; without
+    the guard nothing is read for the central window at all."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError("called")
+
+    monkeypatch.setattr(central, "LAYER_WINDOW_PIXELS", 128 * 128)
+    monkeypatch.setattr(central, "refine", fail)
+    grid = fixed.odc.geobox
+    moving = misregister(b5, rigid(2.3, 1.7, 0.6, grid), grid)
+    guarded = xr_coregix.register(moving, fixed, split_factor=2)
+    assert guarded.diagnostics.layer_shifts is not None  # checked on the 128 px window
+    monkeypatch.setattr(central, "solve_images", fail)
+    fit = xr_coregix.register(moving, fixed, split_factor=2, cloud_guard=False)
+    assert fit.diagnostics.layer_shifts is None
 
 
 def test_a_misleading_chunk_is_set_aside(b4, fixed):

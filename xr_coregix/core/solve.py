@@ -156,6 +156,15 @@ class Frame:
         )
         return GeoBox(gbox.shape, to_frame @ gbox.affine, gbox.crs)
 
+    def itk_euler(self, fit: RigidTransform) -> sitk.Euler2DTransform:
+        """ITK's transform (fixed points to moving ones, in the frame) of a moving-to-reference
+        ``fit``: the inverse of :meth:`fit_from_itk`."""
+        itk = RigidTransform.from_matrix(fit.inverse().matrix, self.center, fit.crs)
+        euler = sitk.Euler2DTransform()
+        euler.SetAngle(itk.rotation)
+        euler.SetTranslation(tuple(v / self.radius for v in itk.translation))
+        return euler
+
     def fit_from_itk(
         self, transform: sitk.Euler2DTransform, crs: object, diagnostics: Diagnostics | None
     ) -> RigidTransform:
@@ -327,14 +336,8 @@ def _run_stage(
         filtered = last and final and settings.filter_last_level
         reg = _method(settings, level, transform, samples, filtered=filtered)
         start = FINAL_START if last and final and not first else 1.0 if first else 0.5
-        reg.SetOptimizerAsRegularStepGradientDescent(
-            learningRate=start * factor * spacing,
-            minStep=(settings.min_step if last else 0.05 * factor) * spacing,
-            numberOfIterations=settings.iterations,
-            relaxationFactor=0.5,
-            gradientMagnitudeTolerance=1e-10,
-        )
-        reg.SetOptimizerScales([1.0] * transform.GetNumberOfParameters())
+        min_step = settings.min_step if last else 0.05 * factor
+        _descend(reg, start * factor * spacing, min_step * spacing, settings.iterations)
         reg.Execute(level.fixed, level.moving)
     if name == "translation":
         euler = sitk.Euler2DTransform()
@@ -350,6 +353,19 @@ def _run_stage(
         rotation=fit.rotation,
         translation=fit.translation,
     )
+
+
+def _descend(reg: sitk.ImageRegistrationMethod, first: float, last: float, iterations: int) -> None:
+    """Set ``reg``'s optimizer: regular-step gradient descent from a step of ``first`` down
+    to ``last`` (frame units), every parameter at the same scale."""
+    reg.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=first,
+        minStep=last,
+        numberOfIterations=iterations,
+        relaxationFactor=0.5,
+        gradientMagnitudeTolerance=1e-10,
+    )
+    reg.SetOptimizerScales([1.0] * reg.GetInitialTransform().GetNumberOfParameters())
 
 
 def _metric(level: _Level, transform: sitk.Transform, settings: SolverSettings) -> float:
@@ -690,10 +706,7 @@ def layer_check(
     """
     settings = settings or SolverSettings()
     frame = _frame(fixed.geobox)
-    itk = RigidTransform.from_matrix(fit.inverse().matrix, frame.center, fit.crs)
-    euler = sitk.Euler2DTransform()
-    euler.SetAngle(itk.rotation)
-    euler.SetTranslation(tuple(v / frame.radius for v in itk.translation))
+    euler = frame.itk_euler(fit)
     refinements = _refinements(fixed, moving, frame, settings, euler)
     if refinements is None:
         return None
@@ -703,6 +716,53 @@ def layer_check(
         # which clouds that lead some of them widen (the crop's B8 at split factor 1: 0.23 px)
         layers = _layer_shifts(without_fixed(), None, without_moving)
     return None if layers is None else _in_pixels(layers, frame.pixel / pixel_size)
+
+
+def refine(
+    fixed: SolveImage,
+    moving: SolveImage,
+    fit: RigidTransform,
+    *,
+    settings: SolverSettings | None = None,
+) -> RigidTransform | None:
+    """A fit made elsewhere (a chunked fit's global one) refined, rotation and translation, as
+    a single solve's last level: at full resolution with the filtered gradient, on
+    ``final_samples`` samples, from a step of ``FINAL_START`` pixels down to ``min_step``.
+
+    Parameters
+    ----------
+    fixed, moving : SolveImage
+        Both bands over the area to refine on (the fixed band's central window of at most
+        ``LAYER_WINDOW_PIXELS`` is used).
+    fit : RigidTransform
+        The moving-to-reference fit.
+    settings : SolverSettings, optional
+        Solver knobs.
+
+    Returns
+    -------
+    RigidTransform or None
+        The refined fit, about ``fit``'s centre and with its diagnostics; None with fewer than
+        ``LAYER_MIN_PIXELS`` valid fixed pixels, or when ITK fails.
+    """
+    settings = settings or SolverSettings()
+    frame = _frame(fixed.geobox)
+    euler = frame.itk_euler(fit)
+    with single_threaded_itk():
+        level = _Level.of(fixed, moving, frame, LAYER_WINDOW_PIXELS)
+        if level.fixed_valid < LAYER_MIN_PIXELS:
+            return None
+        reg = _method(settings, level, euler, settings.final_samples, filtered=True)
+        spacing = frame.pixel / frame.radius
+        _descend(reg, FINAL_START * spacing, settings.min_step * spacing, settings.iterations)
+        try:
+            reg.Execute(level.fixed, level.moving)
+        except RuntimeError:  # ITK's own failures (too few samples left...): no refinement
+            return None
+    refined = frame.fit_from_itk(euler, fit.crs, None)
+    return RigidTransform.from_matrix(refined.matrix, fit.center, fit.crs).with_diagnostics(
+        fit.diagnostics
+    )
 
 
 def _layer_shifts(
@@ -745,14 +805,7 @@ def _refined_shift(
     reg = _method(settings, level, translation, settings.max_samples, filtered=True)
     reg.SetMovingInitialTransform(sitk.Euler2DTransform(euler))
     spacing = frame.pixel / frame.radius
-    reg.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=0.5 * spacing,
-        minStep=LAYER_MIN_STEP * spacing,
-        numberOfIterations=settings.iterations,
-        relaxationFactor=0.5,
-        gradientMagnitudeTolerance=1e-10,
-    )
-    reg.SetOptimizerScales([1.0, 1.0])
+    _descend(reg, 0.5 * spacing, LAYER_MIN_STEP * spacing, settings.iterations)
     try:
         reg.Execute(level.fixed, level.moving)
     except RuntimeError:  # ITK's own failures (too few samples left...): no evidence

@@ -22,11 +22,11 @@ from ..errors import (
 )
 from ..options import MASK_DILATION, STAGES, CloudSide, OnFailure, Stage
 from .arguments import RegisterOptions
+from .central import refined_and_checked
 from .chunked import register_chunked
 from .cube import DATE_ERRORS, LazyTransformSeries, Masks, delayed_fit, lazy_series
 from .exclude import MaskArg
 from .georef import spatial_dims
-from .layers import layer_checked
 from .problem import Problem, pixel_size, solve_window
 from .series import TransformSeries, series_dim
 
@@ -261,8 +261,7 @@ def register_with(
         sample = problem.sample()
         problem = problem.guarded(options.cloud_guard, sample)
         fit = register_chunked(problem.without_layer_check(), k, sample)
-        if options.cloud_guard is not False:
-            fit = layer_checked(problem, fit)
+        fit = refined_and_checked(problem, fit)
     else:  # one read of the overlap serves the guard and the solve
         window = problem.window(*problem.overlap).loaded()
         if options.cloud_guard is not False:
