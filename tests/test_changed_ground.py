@@ -64,3 +64,19 @@ def test_flood_water_over_40_percent_is_not_taken_for_ground_by_the_guard(scene)
     quarter = changed(scene, "flood", 0.25).values
     threshold = cloud_threshold(quarter, "bright")
     assert 0.1 < np.mean(quarter > threshold) < 0.15  # the scene's own clouds and bright land
+
+
+def test_a_mosaic_of_two_misregistrations_is_refused_in_chunks(scene):
+    """The moving raster is a mosaic whose halves are misregistered 4 px apart (a seam between
+    two scenes): no rigid fit holds both. The chunks form two layers, named with their shifts,
+    and the fit is refused rather than averaged. (A single solve takes one half, 0.03 px from
+    its truth and 4 px from the other's, and cannot tell: see docs/reliability.md.)"""
+    fixed = inner(scene, 32)
+    grid = fixed.odc.geobox
+    left, right = rigid(6.3, 1.7, 0.0, grid), rigid(2.3, 1.7, 0.0, grid)
+    halves = [misregister(scene, truth, grid).values for truth in (left, right)]
+    cut = halves[0].shape[1] // 2
+    moving = fixed.copy(data=np.concatenate([halves[0][:, :cut], halves[1][:, cut:]], axis=1))
+    with pytest.raises(xr_coregix.RegistrationError, match="two coherent layers") as refused:
+        xr_coregix.register(moving, fixed, split_factor=2)
+    assert "(+2.30, +1.70) px" in str(refused.value) and "(+6.29, +1.70) px" in str(refused.value)
