@@ -96,8 +96,8 @@ def test_a_refinement_that_moves_the_fit_far_is_not_taken(b5, fixed, monkeypatch
 
 
 def test_an_overlap_larger_than_the_window_is_not_refined(b5, fixed, monkeypatch):
-    """Its centre alone would give the rotation less well than the chunks' spread; without
-    the guard nothing is read for the central window at all."""
+    """Its centre alone would give the rotation less well than the chunks' spread. Without the
+    guard no fit is refined (nothing would check it) and nothing is read for the window."""
 
     def fail(*args, **kwargs):
         raise AssertionError("called")
@@ -109,6 +109,7 @@ def test_an_overlap_larger_than_the_window_is_not_refined(b5, fixed, monkeypatch
     guarded = xr_coregix.register(moving, fixed, split_factor=2)
     assert guarded.diagnostics.layer_shifts is not None  # checked on the 128 px window
     monkeypatch.setattr(central, "solve_images", fail)
+    monkeypatch.setattr(central, "LAYER_WINDOW_PIXELS", 1024 * 1024)  # the whole overlap
     fit = xr_coregix.register(moving, fixed, split_factor=2, cloud_guard=False)
     assert fit.diagnostics.layer_shifts is None
 

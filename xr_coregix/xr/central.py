@@ -10,7 +10,8 @@ as a single solve's last level (:func:`xr_coregix.core.solve.refine`). A refinem
 it by more than ``REFINE_LIMIT`` solve pixels is not taken: the chunks and the whole then
 disagree, and the chunks' consensus is what keeps the ground when clouds lead part of the
 scene. A larger overlap is not refined: its centre alone would give the rotation less well
-than the chunks' spread over the overlap does.
+than the chunks' spread over the overlap does. Nor is a fit without the cloud guard: the
+refined fit must pass the layer check, which needs the guard's cloud sides.
 
 On the same window the layer check is made (:func:`xr_coregix.core.solve.layer_check`). The
 chunks run no check of their own: a chunk is small, and in the chunks of the Landsat crop of
@@ -40,9 +41,10 @@ def _central(window: slice, size: int) -> slice:
 
 def refined_and_checked(problem: Problem, fit: RigidTransform) -> RigidTransform:
     """A chunked ``fit`` refined on the whole overlap when it fits in the central window, and
-    the layer check's moves on that window in its diagnostics (``layer_shifts``; None without
-    the cloud guard). The window is read here, the moving band's placed by ``fit``; not at all
-    when there is neither a refinement nor a check to make.
+    the layer check's moves on that window in its diagnostics (``layer_shifts``). The window is
+    read here, the moving band's placed by ``fit``. Without the cloud guard ``fit`` is returned
+    as it is: there is no layer check then, and a refined fit nothing checks would replace the
+    chunks' consensus, which is what keeps the ground when clouds lead part of the scene.
 
     Parameters
     ----------
@@ -60,9 +62,7 @@ def refined_and_checked(problem: Problem, fit: RigidTransform) -> RigidTransform
     """
     side = math.isqrt(LAYER_WINDOW_PIXELS) * problem.spec.fixed_factor
     rows, cols = (_central(window, side) for window in problem.overlap)
-    whole = (rows, cols) == tuple(problem.overlap)
-    checked = problem.spec.fixed_exclusion.layer is not None  # the guard set the cloud sides
-    if not (whole or checked):
+    if problem.spec.fixed_exclusion.layer is None:  # no guard, no cloud sides: no check
         return fit
     box = problem.fixed_box[rows, cols]
     cx, cy = box.affine @ (box.shape[1] / 2, box.shape[0] / 2)
@@ -71,6 +71,7 @@ def refined_and_checked(problem: Problem, fit: RigidTransform) -> RigidTransform
     window = placed.window(rows, cols).loaded()
     (fixed, _), (moving, _) = solve_images(window, placed.spec, threads=2)
     settings = problem.spec.settings
+    whole = (rows, cols) == tuple(problem.overlap)
     refined = refine(fixed, moving, fit, settings=settings) if whole else None
     # displacement_error: the mean distance in pixels of the grid, the solve grid here
     if refined is not None and displacement_error(refined, fit, fixed.geobox)[0] <= REFINE_LIMIT:
