@@ -12,7 +12,9 @@ normalised units a radian and a unit of translation both move the farthest pixel
 ``r``, so one step length means the same displacement for every parameter.
 
 ITK transforms map fixed (reference) points to moving points; :meth:`Frame.fit_from_itk` turns
-that into xr_coregix's direction and CRS units, and is the only place that does.
+that into xr_coregix's direction and CRS units, and is the only place that does;
+:meth:`Frame.itk_euler` is the way back, for fits made elsewhere (a chunked fit's global one)
+that are refined or checked here.
 """
 
 from __future__ import annotations
