@@ -65,7 +65,9 @@ def test_repr_names_what_masks_and_the_guard_kept_out():
     cloudy = make_fit(cloud_excluded=(0.12, 0.2))
     assert repr(cloudy).endswith("valid 90.0%, kept out as cloud: moving 12.0%, fixed 20.0%)")
     taken = make_fit(cloud_excluded=(0.05, 0.48))
-    words = "moving 5.0%, fixed 48.0% (if that is clear ground, cloud_guard=False fits it better)"
+    words = (
+        "moving 5.0%, fixed 48.0% (if that is clear ground: cloud_guard=False, or a narrower mask)"
+    )
     assert repr(taken).endswith(f"kept out as cloud: {words})")
     assert html_rows(taken._repr_html_())["kept out"] == words
 

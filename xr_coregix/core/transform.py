@@ -577,8 +577,9 @@ EXCLUDED_SHOWN = 0.005  # reprs name the shares kept out from this much on
 
 def excluded_text(diag: Diagnostics) -> str | None:
     """The shares of each band that masks and the cloud guard kept out, as reprs show them, with
-    a word on turning the guard off when either reaches ``GUARD_HINT_SHARE`` (None when both are
-    under ``EXCLUDED_SHOWN``, or unknown).
+    a word on turning the guard off or narrowing the mask when either reaches
+    ``GUARD_HINT_SHARE`` (None when both are under ``EXCLUDED_SHOWN``, or unknown). The shares
+    do not say which of the two took the pixels, so the word names both.
 
     The guard takes a band's bright outliers for cloud; on a clear scene whose bright ground is
     a large share (bare fields beside water and vegetation in a red band) it takes ground, and
@@ -589,14 +590,14 @@ def excluded_text(diag: Diagnostics) -> str | None:
     >>> diag = Diagnostics(-0.1, -0.5, 0.9, (30.0, 30.0), (20, 20), 30.0, True,
     ...                    cloud_excluded=(0.05, 0.48))
     >>> excluded_text(diag)
-    'kept out as cloud: moving 5.0%, fixed 48.0% (if that is clear ground, cloud_guard=False fits it better)'
+    'kept out as cloud: moving 5.0%, fixed 48.0% (if that is clear ground: cloud_guard=False, or a narrower mask)'
     """
     shares = diag.cloud_excluded
     if shares is None or max(shares) < EXCLUDED_SHOWN:
         return None
     text = f"kept out as cloud: moving {shares[0]:.1%}, fixed {shares[1]:.1%}"
     if max(shares) >= GUARD_HINT_SHARE:
-        text += " (if that is clear ground, cloud_guard=False fits it better)"
+        text += " (if that is clear ground: cloud_guard=False, or a narrower mask)"
     return text
 
 
