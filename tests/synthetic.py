@@ -34,6 +34,16 @@ def rigid(dx_px: float, dy_px: float, degrees: float, grid: GeoBox) -> RigidTran
     return RigidTransform(math.radians(degrees), (dx_px * res, dy_px * res), center, grid.crs)
 
 
+def as_solved(fit: RigidTransform) -> RigidTransform:
+    """``fit`` with the rotation it left out (``diagnostics.rotation_left_out``) put back, as
+    its rigid stage found it: a differential of two fits cancels the bands' own offset only
+    when both keep, or both leave out, what the content turned the rigid stage by."""
+    left_out = fit.diagnostics.rotation_left_out
+    if left_out is None:
+        return fit
+    return RigidTransform(left_out, (0.0, 0.0), fit.center, fit.crs).compose(fit)
+
+
 def misregister(
     da: xr.DataArray, truth: RigidTransform, grid: GeoBox, nodata: float | None = None
 ) -> xr.DataArray:

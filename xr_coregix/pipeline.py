@@ -16,6 +16,7 @@ from .core.transform import (
     RigidTransform,
     chunks_text,
     excluded_text,
+    left_out_text,
     metric_text,
     rotation_text,
     shift_text,
@@ -469,10 +470,12 @@ def fit_text(fit: RigidTransform) -> str:
     x_size, y_size = diag.solve_resolution
     reliable = "reliable" if diag.reliable else "UNRELIABLE: " + "; ".join(diag.problems)
     excluded = excluded_text(diag)
+    left_out = left_out_text(diag)
     return (
         f"split factor {diag.split_factor} ({solved}), solve grid {rows} x {cols} px at "
         f"{x_size:g} x {y_size:g}; {shift}; rotation {rotation_text(fit)}; "
-        f"metric {metric_text(diag)}, valid {diag.valid_fraction:.1%}; "
+        + ("" if left_out is None else f"{left_out}; ")
+        + f"metric {metric_text(diag)}, valid {diag.valid_fraction:.1%}; "
         + ("" if excluded is None else f"{excluded}; ")
         + reliable
     )

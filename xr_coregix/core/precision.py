@@ -39,6 +39,17 @@ sample area was measured on edge proxies, and raw values across bands carry more
 offset): 2.5 times covered 67 of 79 single solves (85 %), 4 times 73 of 79 (92 %; the misses:
 Landsat 8 B8 and B3, and Sentinel-2 B08, against the red band) and all 64 chunked fits."""
 
+MIN_LOCAL_SHIFTS = 4  # windows that make a rotation's error: 2n - 3 = 5 degrees of freedom
+ROTATION_SIGMAS = 3.0
+"""How many standard errors of the local shifts (:func:`rotation_error`) a fit's rotation must
+stand out by to be kept. Across bands, content that sits differently in the two bands (clouds
+left by the guard, vegetation edges) turns the rigid stage a few hundredths of a degree
+(the Landsat scene of ``tests/data``: B3, B5, B8 against B4 0.030, -0.048, -0.070 degrees,
+0.6 px at the corners of B8), several times the metric's own noise, and its windows' shifts
+scatter by 0.2-0.5 px: those rotations stand 1.5-2.1 errors out. A real one stands far out:
+the same band turned 0.02 degrees 7, the Landsat crop's B5 against B4 turned 0.2 degrees 4.1,
+a 2048 x 2048 px pair turned 0.3 degrees over 500."""
+
 
 def coverage_factor(edge_proxy: bool) -> float:
     """:data:`COVERAGE_FACTOR` for edge proxies, :data:`COVERAGE_FACTOR_RAW` for raw values."""
@@ -118,6 +129,16 @@ def shift_covariance(values: np.ndarray, samples: float, step: float = STEP) -> 
     return np.linalg.inv(hessian) / samples * step**2
 
 
+def _rigid_design(offsets: np.ndarray) -> np.ndarray:
+    """The least-squares design of a small rigid motion (rotation in radians, then translation
+    x, y) seen as displacements at points ``offsets`` (n x 2, from the centre of rotation):
+    rows x, y of each point in turn."""
+    design = np.zeros((2 * len(offsets), 3))
+    design[0::2, 0], design[1::2, 0] = -offsets[:, 1], offsets[:, 0]
+    design[0::2, 1] = design[1::2, 2] = 1.0
+    return design
+
+
 def anchored_covariance(
     anchors: list[np.ndarray], covariances: list[np.ndarray], center: tuple[float, float]
 ) -> np.ndarray:
@@ -146,10 +167,7 @@ def anchored_covariance(
     array([[0.5, 0. ],
            [0. , 0.5]])
     """
-    offsets = np.concatenate(anchors) - np.asarray(center, dtype=float)
-    design = np.zeros((2 * len(offsets), 3))  # rotation, then translation x, y
-    design[0::2, 0], design[1::2, 0] = -offsets[:, 1], offsets[:, 0]
-    design[0::2, 1] = design[1::2, 2] = 1.0
+    design = _rigid_design(np.concatenate(anchors) - np.asarray(center, dtype=float))
     solve = np.linalg.pinv(design)[1:]  # translation from the anchors' displacements
     total = np.zeros((2, 2))
     start = 0
@@ -224,3 +242,58 @@ def chunked_precision(
         return None
     x, y = np.sqrt(variances)
     return float(x), float(y)
+
+
+def rotation_error(points: np.ndarray, shifts: np.ndarray) -> float | None:
+    """The standard error (radians) of a fit's rotation from the spread of local shifts.
+
+    Each local shift is how far a translation alone, refined on a window of the area about
+    the fit, moves it (x, y) at that window's centre. A rotation the fit got wrong shows as
+    shifts that turn about the centre; the windows' own content (a band's edges placed
+    differently, clouds the guard left) scatters them. A rigid motion (rotation, translation)
+    is fitted to the shifts by least squares, and the standard error of its rotation comes from
+    their residual scatter: ``sqrt(s**2 * inv(A'A)[0, 0])`` with ``s**2`` the residual sum of
+    squares over ``2n - 3`` degrees of freedom.
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        The windows' centres, n x 2, from the fit's centre of rotation.
+    shifts : numpy.ndarray
+        Their shifts, n x 2, in the unit of ``points``.
+
+    Returns
+    -------
+    float or None
+        Radians; None for fewer than :data:`MIN_LOCAL_SHIFTS` windows.
+
+    Examples
+    --------
+    >>> points = np.array([[x, y] for y in (-1.0, 0.0, 1.0) for x in (-1.0, 0.0, 1.0)]) * 100
+    >>> scatter = np.array([[1, -1], [0, 1], [-1, 0]] * 3) * 0.1
+    >>> round(rotation_error(points, scatter), 6)
+    0.00025
+    >>> rotation_error(points[:3], scatter[:3]) is None
+    True
+    """
+    points = np.asarray(points, dtype=float)
+    if len(points) < MIN_LOCAL_SHIFTS:
+        return None
+    design = _rigid_design(points)
+    shifts = np.asarray(shifts, dtype=float).reshape(-1)
+    solution, *_ = np.linalg.lstsq(design, shifts, rcond=None)
+    residual = shifts - design @ solution
+    variance = residual @ residual / (len(shifts) - 3)
+    return float(np.sqrt(variance * np.linalg.inv(design.T @ design)[0, 0]))
+
+
+def rotation_supported(rotation: float, error: float | None) -> bool:
+    """Whether a fit's ``rotation`` (radians) stands out of its ``error``
+    (:func:`rotation_error`) by :data:`ROTATION_SIGMAS` (always, without an error).
+
+    Examples
+    --------
+    >>> rotation_supported(0.001, 0.0005), rotation_supported(0.002, 0.0005)
+    (False, True)
+    """
+    return error is None or abs(rotation) >= ROTATION_SIGMAS * error

@@ -19,6 +19,7 @@ that are refined or checked here.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -64,6 +65,17 @@ LAYER_MIN_STEP = 0.01  # the layer check's last step, solve pixels: it looks for
 # cross-band pairs were noisier (up to 0.30 px against 0.18, the threshold being 0.3), and on a
 # 512 x 512 px window it refused two clear Sentinel-2 pairs (B04 against B08, B8A against B04).
 LAYER_WINDOW_PIXELS = 1 << 20
+# The rigid stage's rotation is kept when it stands out of the spread of local shifts
+# (:func:`xr_coregix.core.precision.rotation_error`): translations alone, refined about the fit
+# on LOCAL_WINDOWS x LOCAL_WINDOWS windows of the last level but one (the last when the windows
+# would be narrower than LOCAL_MIN_SIDE pixels there), each on at most LOCAL_SAMPLES samples and
+# at least LOCAL_MIN_VALID valid fixed pixels. Half resolution: the scatter that decides is the
+# content's (tenths of a pixel across bands), and on a 2048 x 2048 px pair the windows cost
+# 0.37 s at half resolution against 1.0 s at full.
+LOCAL_WINDOWS = 3
+LOCAL_MIN_SIDE = 64
+LOCAL_MIN_VALID = 1024
+LOCAL_SAMPLES = 10_000
 Refinement = Callable[[], "tuple[float, float] | None"]  # one of the layer check's, not yet run
 
 
@@ -117,6 +129,10 @@ class SolverSettings:
         (at 256 kpx the 620 x 620 px chunk windows of the Sentinel-2 crop of
         ``benchmarks/accuracy.py`` went unfiltered: B04 against itself worst 0.037 px, B03
         0.022 px median; filtered 0.004 and 0.013 px, in the same time).
+    test_rotation : bool
+        Test the rigid stage's rotation against the spread of local shifts, and leave it out
+        when it does not stand out (:func:`_rotation_test`). Chunks do not: the global fit
+        tests its own rotation, from the chunks' spread or over the whole overlap.
     filter_last_level : bool
         Filter the last level of the last stage whatever its size (``max_level_pixels``
         bounds it): it decides the accuracy. Single solves beyond 2048 x 2048 px used to leave
@@ -140,6 +156,7 @@ class SolverSettings:
     min_step: float = 1e-3
     gradient_filter_pixels: int = 1 << 20
     filter_last_level: bool = True
+    test_rotation: bool = True
 
 
 @dataclass(frozen=True)
@@ -433,8 +450,9 @@ def solve(
         "before" and the global search are taken there, and the MI stages start there unless
         the search finds better.
     threads : int
-        2: the fit's precision and the layer check's first refinement run side by side (one
-        ITK thread each, so the numbers are the same), for a single solve that has both cores.
+        2: the windows of the rotation's test two at a time, and the fit's precision beside the
+        layer check's first refinement (one ITK thread each, so the numbers are the same), for
+        a single solve that has both cores.
 
     Returns
     -------
@@ -461,7 +479,7 @@ def solve(
         frame = _frame(cropped.geobox)
         levels, settings = _levels(cropped, moving, frame, settings)
         search = global_search(cropped, moving, start)
-        before, after, results, euler = _optimise(
+        before, after, results, euler, rotation = _optimise(
             stages,
             levels,
             settings,
@@ -469,6 +487,7 @@ def solve(
             cropped.values.size,
             start,
             _start(search, start, frame),
+            threads,
         )
         standard_error, curved, layers = _checks(
             stages, levels, settings, frame, euler, (cropped, moving), threads
@@ -491,6 +510,8 @@ def solve(
         ),
         metric_curved=curved,
         layer_shifts=None if layers is None else _in_pixels(layers, frame.pixel / reference_pixel),
+        rotation_error=rotation[0],
+        rotation_left_out=rotation[1],
         **_search_fields(search),
     )
     return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)
@@ -585,11 +606,13 @@ def _optimise(
     size: int,
     given: tuple[float, float],
     start: tuple[float, float],
-) -> tuple[float, float, list[StageResult], sitk.Euler2DTransform]:
+    threads: int = 1,
+) -> tuple[float, float, list[StageResult], sitk.Euler2DTransform, tuple]:
     """The MI stages from ITK's translation ``start``: the metric at the ``given`` shift (CRS
     units) and at the end, on the finest level small enough to evaluate in full (the fixed
-    image having ``size`` pixels at full resolution), the stages' results and the final
-    transform."""
+    image having ``size`` pixels at full resolution), the stages' results, the final
+    transform, and the rotation's error and the rotation left out (:func:`_rotation_test`, on
+    ``threads``)."""
     metric_factor = min((f for f in levels if size / f**2 <= METRIC_PIXELS), default=None)
     metric_level = levels[metric_factor or max(levels)]
     euler = sitk.Euler2DTransform()  # centre (0, 0): the frame's centre
@@ -598,13 +621,129 @@ def _optimise(
         before_at.SetTranslation(_in_frame(given, frame))
         before = _metric(metric_level, before_at, settings)
         results = _solve_stages(stages, levels, settings, frame, euler, start)
+        tested = "rigid" in stages and settings.test_rotation
+        rotation = (
+            _rotation_test(levels, settings, frame, euler, threads) if tested else (None, None)
+        )
         after = _metric(metric_level, euler, settings)
         if not np.isfinite(euler.GetParameters()).all():
             raise RuntimeError(f"the optimizer ended at {euler.GetParameters()}")
     except RuntimeError as err:  # ITK's own failures (degenerate histograms...)
         message = " ".join(str(err).split())[-300:]
         raise RegistrationError(f"SimpleITK could not solve this pair: {message}") from err
-    return before, after, results, euler
+    return before, after, results, euler, rotation
+
+
+def _rotation_test(
+    levels: dict[int, _Level],
+    settings: SolverSettings,
+    frame: Frame,
+    euler: sitk.Euler2DTransform,
+    threads: int = 1,
+) -> tuple[float | None, float | None]:
+    """The rotation's standard error (radians) from the spread of local shifts about the fit
+    (:func:`_local_shifts` on the last level but one, or the last when its windows would be
+    too narrow), and the rotation left out: when it does not stand out of that error
+    (:func:`~xr_coregix.core.precision.rotation_supported`), ``euler`` loses it, turning no
+    more about the centre of the area, whose displacement is kept; else None."""
+    factor = next(
+        (
+            f
+            for f in (2, 1)
+            if f in levels and min(levels[f].fixed.GetSize()) >= LOCAL_MIN_SIDE * LOCAL_WINDOWS
+        ),
+        1,
+    )
+    error = precision.rotation_error(
+        *_local_shifts(levels[factor], factor, frame, settings, euler, threads)
+    )
+    if precision.rotation_supported(euler.GetAngle(), error):
+        return error, None
+    left_out = frame.fit_from_itk(euler, None, None).rotation
+    euler.SetAngle(0.0)
+    return error, left_out
+
+
+def _local_shifts(
+    level: _Level,
+    factor: int,
+    frame: Frame,
+    settings: SolverSettings,
+    euler: sitk.Euler2DTransform,
+    threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The centres (solve pixels from the area's centre, x and y of the frame) of the windows
+    of a ``LOCAL_WINDOWS`` x ``LOCAL_WINDOWS`` grid over ``level`` (of ``factor``) that hold
+    ``LOCAL_MIN_VALID`` valid fixed pixels, and the translation (solve pixels) that moves the
+    fit to the metric's optimum on each, refined from it; ``threads`` 2: two windows at a time
+    (each alone in its thread, so the numbers are the same)."""
+    width, height = level.fixed.GetSize()
+    spacing = frame.pixel / frame.radius
+    windows = []
+    for row, col in itertools.product(range(LOCAL_WINDOWS), repeat=2):
+        xs = (col * width // LOCAL_WINDOWS, (col + 1) * width // LOCAL_WINDOWS)
+        ys = (row * height // LOCAL_WINDOWS, (row + 1) * height // LOCAL_WINDOWS)
+        window = _window(level, xs, ys, euler)
+        if window is not None and window.fixed_valid >= LOCAL_MIN_VALID:
+            centre = ((xs[0] + xs[1]) / 2 - 0.5, (ys[0] + ys[1]) / 2 - 0.5)
+            windows.append((level.fixed.TransformContinuousIndexToPhysicalPoint(centre), window))
+    steps = (0.5 * factor * spacing, LAYER_MIN_STEP * factor * spacing)
+    refine = partial(_translation, euler=euler, settings=settings, samples=LOCAL_SAMPLES,
+                     steps=steps)  # fmt: skip
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        offsets = list(pool.map(refine, [window for _, window in windows]))
+    found = [(p, o) for (p, _), o in zip(windows, offsets, strict=True) if o is not None]
+    points = np.array([(x / spacing, y / spacing) for (x, y), _ in found]).reshape(-1, 2)
+    shifts = np.array([(-ox / spacing, -oy / spacing) for _, (ox, oy) in found]).reshape(-1, 2)
+    return points, shifts
+
+
+def _window(
+    level: _Level, xs: tuple[int, int], ys: tuple[int, int], euler: sitk.Euler2DTransform
+) -> _Level | None:
+    """The window ``xs`` x ``ys`` (columns and rows) of ``level``'s fixed image, and the part of
+    its moving image that ``euler`` puts under it, with a margin; None when that is not in
+    the moving image."""
+    fixed = level.fixed[xs[0] : xs[1], ys[0] : ys[1]]
+    fixed_mask = level.fixed_mask[xs[0] : xs[1], ys[0] : ys[1]]
+    corners = [fixed.TransformIndexToPhysicalPoint((x, y)) for x in (0, xs[1] - xs[0] - 1)
+               for y in (0, ys[1] - ys[0] - 1)]  # fmt: skip
+    index = np.array(
+        [
+            level.moving.TransformPhysicalPointToContinuousIndex(euler.TransformPoint(p))
+            for p in corners
+        ]
+    )
+    size = np.array(level.moving.GetSize())
+    low = np.clip(np.floor(index.min(axis=0)).astype(int) - MIN_SOLVE_PIXELS // 3, 0, size)
+    high = np.clip(np.ceil(index.max(axis=0)).astype(int) + MIN_SOLVE_PIXELS // 3, 0, size)
+    if np.any(high - low < MIN_SOLVE_PIXELS // 3):
+        return None
+    cut = (slice(int(low[0]), int(high[0])), slice(int(low[1]), int(high[1])))
+    valid = int(np.count_nonzero(sitk.GetArrayViewFromImage(fixed_mask)))
+    return _Level(fixed, fixed_mask, level.moving[cut], level.moving_mask[cut], valid)
+
+
+def _translation(
+    level: _Level,
+    euler: sitk.Euler2DTransform,
+    settings: SolverSettings,
+    samples: int,
+    steps: tuple[float, float],
+    filtered: bool = False,
+) -> tuple[float, float] | None:
+    """ITK's translation (frame units) that, composed after ``euler``, optimises the metric on
+    ``level`` from a step of ``steps[0]`` down to ``steps[1]`` (frame units), on ``samples``
+    samples; None when ITK fails (too few samples left...)."""
+    translation = sitk.TranslationTransform(2)
+    reg = _method(settings, level, translation, samples, filtered=filtered)
+    reg.SetMovingInitialTransform(sitk.Euler2DTransform(euler))
+    _descend(reg, *steps, settings.iterations)
+    try:
+        reg.Execute(level.fixed, level.moving)
+    except RuntimeError:
+        return None
+    return translation.GetOffset()
 
 
 def _shift_precision(
@@ -767,6 +906,41 @@ def refine(
     )
 
 
+def rotation_tested(
+    fixed: SolveImage,
+    moving: SolveImage,
+    fit: RigidTransform,
+    *,
+    settings: SolverSettings | None = None,
+) -> tuple[RigidTransform, float | None, float | None]:
+    """A fit made elsewhere (a chunked fit refined on its whole overlap) with its rotation
+    tested as a single solve's is: left out when it does not stand out of the spread of local
+    shifts on ``LOCAL_WINDOWS`` x ``LOCAL_WINDOWS`` windows of the area.
+
+    Parameters
+    ----------
+    fixed, moving : SolveImage
+        Both bands over the area the fit was refined on (the whole overlap).
+    fit : RigidTransform
+        The chunked fit, as refined there.
+    settings : SolverSettings, optional
+        Histogram bins and iterations of the windows' solves.
+
+    Returns
+    -------
+    tuple
+        The fit (:meth:`RigidTransform.without_rotation` when its rotation was left out), the
+        rotation's standard error and the rotation left out (None when kept), radians.
+    """
+    settings = settings or SolverSettings()
+    frame = _frame(fixed.geobox)
+    euler = frame.itk_euler(fit)
+    with single_threaded_itk():
+        levels, _ = _levels(fixed, moving, frame, replace(settings, translation_shrink=(2,)))
+        error, left_out = _rotation_test(levels, settings, frame, euler, threads=2)
+    return (fit if left_out is None else fit.without_rotation()), error, left_out
+
+
 def _layer_shifts(
     without_fixed: tuple[float, float] | None,
     standard_error: tuple[float, float] | None,
@@ -803,18 +977,13 @@ def _refined_shift(
     level = _Level.of(fixed, moving, frame, LAYER_WINDOW_PIXELS)
     if level.fixed_valid < LAYER_MIN_PIXELS:
         return None
-    translation = sitk.TranslationTransform(2)
-    reg = _method(settings, level, translation, settings.max_samples, filtered=True)
-    reg.SetMovingInitialTransform(sitk.Euler2DTransform(euler))
     spacing = frame.pixel / frame.radius
-    _descend(reg, 0.5 * spacing, LAYER_MIN_STEP * spacing, settings.iterations)
-    try:
-        reg.Execute(level.fixed, level.moving)
-    except RuntimeError:  # ITK's own failures (too few samples left...): no evidence
+    steps = (0.5 * spacing, LAYER_MIN_STEP * spacing)
+    offset = _translation(level, euler, settings, settings.max_samples, steps, filtered=True)
+    if offset is None:  # ITK's own failures (too few samples left...): no evidence
         return None
     # ITK's translation takes reference points into the moving band: the fit moves them back
-    ox, oy = translation.GetOffset()
-    return (-ox / spacing, -oy / spacing)
+    return (-offset[0] / spacing, -offset[1] / spacing)
 
 
 def _metric_grid(

@@ -195,6 +195,19 @@ class Diagnostics:
         clouds, haze or other bright content lead moves both ways alike, and is not reliable
         (:func:`~xr_coregix.core.checks.layer_problem`). A chunked fit is checked once, on the
         central window of the overlap. None when not measured (no guard, too little left).
+    rotation_error : float or None
+        The standard error (radians) of a fit's rotation from the spread of local shifts: of
+        translations alone refined about a single solve's fit on 3 x 3 windows of its area (a
+        chunked fit: of its whole overlap, when that is refined; else its chunks' offsets), see
+        :func:`~xr_coregix.core.precision.rotation_error`. None when not measured (the rigid
+        stage not run, too few windows).
+    rotation_left_out : float or None
+        The rotation (radians, counter-clockwise) the rigid stage found and the fit left out, as
+        it did not stand out of :attr:`rotation_error` by
+        :data:`~xr_coregix.core.precision.ROTATION_SIGMAS`: across bands, content placed
+        differently in the two bands (clouds, vegetation edges) turns the rigid stage by a few
+        hundredths of a degree. The fit keeps the displacement of the area's centre. None when
+        the rotation was kept or not tested.
     search_shift : tuple of float or None
         The coarse global search's translation (CRS units, x, y): where the MI stages
         started when the search was trusted (see :mod:`xr_coregix.core.search`).
@@ -233,6 +246,8 @@ class Diagnostics:
     metric_curved: bool | None = None
     cloud_excluded: tuple[float, float] | None = None
     layer_shifts: tuple[tuple[float, float] | None, tuple[float, float]] | None = None
+    rotation_error: float | None = None
+    rotation_left_out: float | None = None
     search_shift: tuple[float, float] | None = None
     search_significance: float | None = None
     search_ambiguity: float | None = None
@@ -571,6 +586,25 @@ def precision_text(diag: Diagnostics) -> str | None:
     return f"shift s.e. ({sx:.4f}, {sy:.4f}) px, error < {diag.error_bound:.3f} px (9 in 10)"
 
 
+def left_out_text(diag: Diagnostics) -> str | None:
+    """The rotation a fit left out (:attr:`Diagnostics.rotation_left_out`) and its standard
+    error from the local shifts, as reprs show them (None when kept or not tested).
+
+    Examples
+    --------
+    >>> diag = Diagnostics(-0.1, -0.5, 0.9, (30.0, 30.0), (20, 20), 30.0, True,
+    ...                    rotation_error=0.00075, rotation_left_out=-0.00123)
+    >>> left_out_text(diag)
+    'rotation -0.0705 deg left out (s.e. 0.0430 deg from the local shifts: not supported)'
+    """
+    if diag.rotation_left_out is None or diag.rotation_error is None:
+        return None
+    return (
+        f"rotation {math.degrees(diag.rotation_left_out):.4f} deg left out (s.e. "
+        f"{math.degrees(diag.rotation_error):.4f} deg from the local shifts: not supported)"
+    )
+
+
 GUARD_HINT_SHARE = 0.25  # masks and the guard keeping out this much may have taken ground
 EXCLUDED_SHOWN = 0.005  # reprs name the shares kept out from this much on
 
@@ -837,6 +871,26 @@ class RigidTransform:
         """
         return RigidTransform.from_matrix(self.matrix @ other.matrix, self.center, self.crs)
 
+    def without_rotation(self) -> RigidTransform:
+        """The translation that still takes the moving point this transform sends to its centre
+        there: the fit of an area whose rotation is left out
+        (:attr:`Diagnostics.rotation_left_out`). It keeps the diagnostics.
+
+        Turning it about the centre by the rotation left out gives this transform back.
+
+        Examples
+        --------
+        >>> fit = RigidTransform(0.01, (3.0, -2.0), (100.0, 50.0))
+        >>> moved = fit.without_rotation()
+        >>> moved.rotation, [round(float(v), 9) for v in moved(*fit.inverse()(100.0, 50.0))]
+        (0.0, [100.0, 50.0])
+        >>> turn = RigidTransform(0.01, (0.0, 0.0), (100.0, 50.0))
+        >>> bool(np.allclose(turn.compose(moved).matrix, fit.matrix))
+        True
+        """
+        back = _rotation_matrix(-self.rotation) @ np.asarray(self.translation, dtype=float)
+        return replace(self, rotation=0.0, translation=(float(back[0]), float(back[1])))
+
     def shift_in_pixels(self, grid: GeoBox | Affine | float) -> tuple[float, float]:
         """The translation in pixels of ``grid``, as ``(columns, rows)``.
 
@@ -1013,6 +1067,9 @@ class RigidTransform:
             precision = precision_text(diag)
             if precision is not None:
                 parts.append(precision)
+            left_out = left_out_text(diag)
+            if left_out is not None:
+                parts.append(left_out)
             excluded = excluded_text(diag)
             if excluded is not None:
                 parts.append(excluded)
@@ -1039,6 +1096,9 @@ class RigidTransform:
             precision = precision_text(diag)
             if precision is not None:
                 rows.append(("precision", f"{precision} {SHIFT_AXES}"))
+            left_out = left_out_text(diag)
+            if left_out is not None:
+                rows.append(("left out", left_out))
             excluded = excluded_text(diag)
             if excluded is not None:
                 rows.append(("kept out", excluded.removeprefix("kept out as cloud: ")))

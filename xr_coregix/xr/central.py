@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from ..core.solve import LAYER_WINDOW_PIXELS, layer_check, refine
+from ..core.solve import LAYER_WINDOW_PIXELS, layer_check, refine, rotation_tested
 from ..core.transform import RigidTransform, displacement_error
 from .problem import Problem, pixel_size, solve_images
 
@@ -76,6 +76,11 @@ def refined_and_checked(problem: Problem, fit: RigidTransform) -> RigidTransform
     # displacement_error: the mean distance in pixels of the grid, the solve grid here
     if refined is not None and displacement_error(refined, fit, fixed.geobox)[0] <= REFINE_LIMIT:
         fit = refined
+    if whole:  # the rotation tested over the whole overlap, as a single solve's is
+        fit, error, left_out = rotation_tested(fixed, moving, fit, settings=settings)
+        fit = fit.with_diagnostics(
+            replace(fit.diagnostics, rotation_error=error, rotation_left_out=left_out)
+        )
     layers = layer_check(
         fixed, moving, fit, pixel_size=pixel_size(problem.fixed_box), settings=settings
     )

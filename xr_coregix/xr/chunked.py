@@ -14,7 +14,7 @@ from ..core.anchors import RobustFit, fit_rigid_robust, lattice, plan_chunks
 from ..core.checks import NO_MINIMUM, metric_got_worse, search_problems
 from ..core.consensus import Layer, choose_layer, find_layers
 from ..core.images import SolveImage
-from ..core.precision import chunked_precision
+from ..core.precision import chunked_precision, rotation_error, rotation_supported
 from ..core.proxy import edge_proxy
 from ..core.search import global_search, trusted
 from ..core.solve import SolverSettings
@@ -48,6 +48,7 @@ CHUNK_SETTINGS = SolverSettings(
     max_level_pixels=1024 * 1024,
     min_step=3e-3,
     gradient_filter_pixels=1 << 19,
+    test_rotation=False,
 )
 
 
@@ -295,6 +296,7 @@ def register_chunked(
         inliers = tuple(bool(v) for v in robust.inliers[k * per : (k + 1) * per])
         results[good[n]] = replace(results[good[n]], anchors=anchors, inliers=inliers)
     local = [fits[good[n]].diagnostics for n in kept]
+    transform, rotation = _rotation_tested(robust, src[kept], dst[kept], pixel)
     diagnostics = Diagnostics(
         metric_before=float(np.median([d.metric_before for d in local])),
         metric_after=float(np.median([d.metric_after for d in local])),
@@ -308,27 +310,60 @@ def register_chunked(
         split_factor=split_factor,
         chunks=tuple(results),
         anchor_rmse=robust.rmse / pixel,
-        shift_precision=_precision(robust, src[kept], dst[kept], local, pixel),
+        shift_precision=_precision(transform, robust, src[kept], dst[kept], local, pixel),
+        rotation_error=rotation[0],
+        rotation_left_out=rotation[1],
     )
-    return robust.transform.with_diagnostics(diagnostics)
+    return transform.with_diagnostics(diagnostics)
 
 
-def _precision(
-    robust: RobustFit, src: np.ndarray, dst: np.ndarray, local: list[Diagnostics], pixel: float
-) -> tuple[float, float] | None:
-    """The standard error of the global fit's translation in reference pixels
-    (:func:`~xr_coregix.core.precision.chunked_precision`), from the kept chunks' anchors
-    (``src``, ``dst``: chunks x anchors x 2), the fit's inliers among them, and each chunk's
-    ``local`` diagnostics."""
+def _offsets(
+    transform: RigidTransform, robust: RobustFit, src: np.ndarray, dst: np.ndarray
+) -> tuple[list[int], list[np.ndarray], np.ndarray]:
+    """The chunks with anchors the robust fit kept (their positions in ``src``, ``dst``: chunks x
+    anchors x 2), those anchors, and each chunk's mean residual of them under ``transform``
+    (CRS units)."""
     keep = robust.inliers.reshape(len(src), -1)
     chunks = [n for n in range(len(src)) if keep[n].any()]
     anchors = [src[n][keep[n]] for n in chunks]
     offsets = np.array(
-        [np.mean(np.c_[robust.transform(*a.T)] - dst[n][keep[n]], axis=0) for n, a in
+        [np.mean(np.c_[transform(*a.T)] - dst[n][keep[n]], axis=0) for n, a in
          zip(chunks, anchors, strict=True)]
     )  # fmt: skip
+    return chunks, anchors, offsets
+
+
+def _rotation_tested(
+    robust: RobustFit, src: np.ndarray, dst: np.ndarray, pixel: float
+) -> tuple[RigidTransform, tuple[float | None, float | None]]:
+    """The robust fit, without its rotation when that does not stand out of the chunks' spread
+    (:func:`~xr_coregix.core.precision.rotation_error` of their offsets, four chunks at least;
+    :meth:`RigidTransform.without_rotation`), and the rotation's error and the rotation
+    left out (else None), radians."""
+    fit = robust.transform
+    _, anchors, offsets = _offsets(fit, robust, src, dst)
+    centres = np.array([a.mean(axis=0) for a in anchors]) - np.asarray(fit.center)
+    error = rotation_error(centres / pixel, offsets / pixel)
+    if rotation_supported(fit.rotation, error):
+        return fit, (error, None)
+    return fit.without_rotation(), (error, fit.rotation)
+
+
+def _precision(
+    transform: RigidTransform,
+    robust: RobustFit,
+    src: np.ndarray,
+    dst: np.ndarray,
+    local: list[Diagnostics],
+    pixel: float,
+) -> tuple[float, float] | None:
+    """The standard error of the global fit ``transform``'s translation in reference pixels
+    (:func:`~xr_coregix.core.precision.chunked_precision`), from the kept chunks' anchors
+    (``src``, ``dst``: chunks x anchors x 2), the robust fit's inliers among them, and each
+    chunk's ``local`` diagnostics."""
+    chunks, anchors, offsets = _offsets(transform, robust, src, dst)
     errors = [local[n].shift_precision for n in chunks]
-    return chunked_precision(anchors, offsets / pixel, errors, robust.transform.center)
+    return chunked_precision(anchors, offsets / pixel, errors, transform.center)
 
 
 def _batch_size(window_pixels: int) -> int:
