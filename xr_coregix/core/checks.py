@@ -129,7 +129,7 @@ def layer_problem(diag: Diagnostics) -> str:
     solve_pixel = max(diag.solve_resolution) / diag.pixel_size  # in reference pixels
     lengths = math.hypot(*one) / solve_pixel, math.hypot(*other) / solve_pixel
     sigma = None if diag.shift_precision is None else math.hypot(*diag.shift_precision)
-    if diag.chunks:  # measured without it (see xr_coregix.core.solve.layer_check)
+    if diag.chunks:  # measured without it (see xr_coregix.core.refinements.layer_check)
         sigma = None
     if min(lengths) <= layer_allowance(None if sigma is None else sigma / solve_pixel):
         return ""

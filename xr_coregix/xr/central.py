@@ -6,14 +6,14 @@ a part of the overlap. Across bands each chunk carries its own content's offset 
 pixel), so the global fit is less exact than one solve over the whole overlap (Landsat B5
 against B4 at split factor 2: 0.068 px against 0.017). Where the window that holds at most
 ``LAYER_WINDOW_PIXELS`` solve pixels is the whole overlap, the fit is refined once more there
-as a single solve's last level (:func:`xr_coregix.core.solve.refine`). A refinement that moves
+as a single solve's last level (:func:`xr_coregix.core.refinements.refine`). A refinement that moves
 it by more than ``REFINE_LIMIT`` solve pixels is not taken: the chunks and the whole then
 disagree, and the chunks' consensus is what keeps the ground when clouds lead part of the
 scene. A larger overlap is not refined: its centre alone would give the rotation less well
 than the chunks' spread over the overlap does. Nor is a fit without the cloud guard: the
 refined fit must pass the layer check, which needs the guard's cloud sides.
 
-On the same window the layer check is made (:func:`xr_coregix.core.solve.layer_check`). The
+On the same window the layer check is made (:func:`xr_coregix.core.refinements.layer_check`). The
 chunks run no check of their own: a chunk is small, and in the chunks of the Landsat crop of
 ``tests/data`` the clouds' lead did not show (moves of 0.15 px at most, against 1.05 px over the
 crop's halves). The global fit is what is kept, and the check is made on it once.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from ..core.solve import LAYER_WINDOW_PIXELS, layer_check, refine, rotation_tested
+from ..core.refinements import LAYER_WINDOW_PIXELS, layer_check, refine, rotation_tested
 from ..core.transform import RigidTransform, displacement_error
 from .problem import Problem, pixel_size, solve_images
 

@@ -14,10 +14,10 @@ from ..core.anchors import RobustFit, fit_rigid_robust, lattice, plan_chunks
 from ..core.checks import NO_MINIMUM, metric_got_worse, search_problems
 from ..core.consensus import Layer, choose_layer, find_layers
 from ..core.images import SolveImage
+from ..core.levels import SolverSettings
 from ..core.precision import chunked_precision, rotation_error, rotation_supported
 from ..core.proxy import edge_proxy
 from ..core.search import global_search, trusted
-from ..core.solve import SolverSettings
 from ..core.transform import ChunkResult, Diagnostics, RigidTransform
 from ..errors import (
     InsufficientValidDataError,

@@ -7,7 +7,7 @@ windows it needs), so memory follows the dates running at once, not the length o
 
 Inside a date's task, the reads and the chunk solves of that date run one after the other in
 the task's own thread, with SimpleITK on one thread
-(:func:`xr_coregix.core.solve.single_threaded_itk`): parallelism comes from dates running side
+(:func:`xr_coregix.core.levels.single_threaded_itk`): parallelism comes from dates running side
 by side, and a cluster's worker never waits on tasks of its own date that other workers would
 have to run. Fits are the same whichever scheduler and however many workers run them.
 
@@ -29,7 +29,7 @@ import xarray as xr
 from dask.base import get_scheduler, is_dask_collection
 from dask.delayed import Delayed
 
-from ..core.solve import single_threaded_itk
+from ..core.levels import single_threaded_itk
 from ..core.transform import RigidTransform
 from ..errors import (
     InsufficientValidDataError,

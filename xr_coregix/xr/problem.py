@@ -20,10 +20,11 @@ from ..core.exclusion import SAMPLE_PIXELS, SIDES, beyond, dilate, guard
 from ..core.fill import fill_invalid
 from ..core.grid import covering_roi
 from ..core.images import SolveImage
+from ..core.levels import SolverSettings
 from ..core.proxy import clip_strong_edges
 from ..core.proxy import edge_proxy as make_edge_proxy
 from ..core.pyramid import block_reduce, reduce_valid
-from ..core.solve import SolverSettings, solve
+from ..core.solve import solve
 from ..core.transform import RigidTransform
 from ..errors import InsufficientValidDataError, NoOverlapError
 from ..options import CloudSide
