@@ -232,7 +232,7 @@ def bound(done: Solve, clean: Solve | None) -> float:
     """The error bound of a case: the fit's own, or across bands the combination of both fits'
     (NaN when a fit reports no precision)."""
     fits = [done.fit] if clean is None else [done.fit, clean.fit]
-    errors = [fit.diagnostics.shift_precision for fit in fits]
+    errors = [fit.diagnostics.standard_error for fit in fits]
     if None in errors:
         return math.nan
     factor = coverage_factor(done.fit.diagnostics.edge_proxy)

@@ -150,7 +150,8 @@ def test_a_fit_whose_error_may_reach_a_solve_pixel_is_not_reliable():
     imprecise = fit.with_diagnostics(diagnostics(shift_precision=(0.3, 0.4)))
     expected = (
         "the fit is imprecise: its error may reach 1.25 px (1.25 solve pixels; its bound in 9 of "
-        "10 cases): chunks that disagree, or too little structure"
+        "10 cases): parts of the area (chunks, or windows of a single solve) that disagree, "
+        "content that differs between the rasters, or too little structure"
     )
     assert problems(imprecise, 50) == (expected,)
     coarse = fit.with_diagnostics(

@@ -104,4 +104,4 @@ def test_raw_values_take_their_own_coverage_factor():
     edge = xr_coregix.register(*pair)
     raw = xr_coregix.register(*pair, edge_proxy=False)
     for diag, factor in ((edge.diagnostics, 2.5), (raw.diagnostics, 4.0)):
-        assert diag.error_bound == pytest.approx(factor * math.hypot(*diag.shift_precision))
+        assert diag.error_bound == pytest.approx(factor * math.hypot(*diag.standard_error))

@@ -102,3 +102,26 @@ def test_the_rotation_left_out_is_shown():
     degrees = f"{math.degrees(fit.diagnostics.rotation_left_out):.4f} deg left out"
     assert degrees in repr(fit) and degrees in fit._repr_html_() and degrees in fit_text(fit)
     assert "rotation=0.0000 deg" in repr(fit)
+
+
+@pytest.mark.parametrize("band", ["B3", "B5", "B8"])
+def test_the_bound_covers_what_the_windows_disagree_by(band):
+    """The metric's curvature gave these co-registered bands bounds of 0.01-0.05 px while the
+    fits lie 0.04-0.14 px from the ground: the windows' local shifts scatter by tenths of a
+    pixel (the bands' content differs), and the bound takes that scatter
+    (``diagnostics.local_precision``), as a chunked fit's takes its chunks' spread."""
+    fixed, moving = _scene("B4"), _scene(band)
+    fit = xr_coregix.register(moving, fixed)
+    diag = fit.diagnostics
+    error = displacement_error(fit, RigidTransform.identity(), fixed.odc.geobox)[0]
+    assert error <= diag.error_bound < 1.0
+    assert math.hypot(*diag.local_precision) > math.hypot(*diag.shift_precision)
+
+
+def test_a_fit_the_windows_do_not_hold_is_refused():
+    """Raw values of pan B8 against red B4 follow the scene's clouds, with windows that
+    disagree by a pixel: the bound passes a pixel and the fit is refused (the layer check, which
+    allows six of the metric's own standard errors, not the windows', refuses it as well)."""
+    fixed, moving = _scene("B4"), _scene("B8")
+    with pytest.raises(xr_coregix.RegistrationError, match="the fit is imprecise"):
+        xr_coregix.register(moving, fixed, edge_proxy=False)

@@ -17,7 +17,8 @@ METRIC_MIN_MOVE = 1.0
 STAGE_AGREEMENT_PIXELS = 1.0  # the rigid stage may move the solve area's centre this much
 MIN_INLIER_SHARE = 0.5  # a chunked fit must keep at least this share of its anchors
 # A fit whose error may reach a pixel of its solve grid (its error bound, 9 in 10 cases) is no
-# sub-pixel fit, whatever else it passes: chunks that disagree by pixels, or too little structure.
+# sub-pixel fit, whatever else it passes: chunks or windows that disagree by pixels, or too
+# little structure.
 MAX_ERROR_BOUND = 1.0
 
 
@@ -293,5 +294,7 @@ def _imprecision(diag: Diagnostics) -> str:
         return ""
     return (
         f"the fit is imprecise: its error may reach {diag.error_bound:.2f} px ({solve_pixels:.2f} "
-        "solve pixels; its bound in 9 of 10 cases): chunks that disagree, or too little structure"
+        "solve pixels; its bound in 9 of 10 cases): parts of the area (chunks, or windows of a "
+        "single solve) that disagree, content that differs between the rasters, or too little "
+        "structure"
     )

@@ -276,15 +276,51 @@ def rotation_error(points: np.ndarray, shifts: np.ndarray) -> float | None:
     >>> rotation_error(points[:3], scatter[:3]) is None
     True
     """
-    points = np.asarray(points, dtype=float)
     if len(points) < MIN_LOCAL_SHIFTS:
         return None
-    design = _rigid_design(points)
-    shifts = np.asarray(shifts, dtype=float).reshape(-1)
-    solution, *_ = np.linalg.lstsq(design, shifts, rcond=None)
-    residual = shifts - design @ solution
-    variance = residual @ residual / (len(shifts) - 3)
+    design, residual = _rigid_residuals(points, shifts)
+    variance = np.sum(residual**2) / (residual.size - 3)
     return float(np.sqrt(variance * np.linalg.inv(design.T @ design)[0, 0]))
+
+
+def local_spread(points: np.ndarray, shifts: np.ndarray) -> tuple[float, float] | None:
+    """The standard error (x, y) of a fit's translation from the scatter of its local shifts
+    (see :func:`rotation_error`) about the rigid motion fitted to them: their residuals as the
+    offsets of :func:`spread_variances`. The metric's curvature measures its sampling noise
+    only; windows disagree also where the two bands' content does (clouds the guard left, a
+    band's own offset), and the fit's error shares that, as a chunked fit's shares its
+    chunks'.
+
+    Parameters
+    ----------
+    points, shifts : numpy.ndarray
+        As :func:`rotation_error`'s.
+
+    Returns
+    -------
+    tuple of float or None
+        In the unit of ``shifts``; None for fewer than :data:`MIN_LOCAL_SHIFTS` windows.
+
+    Examples
+    --------
+    >>> points = np.array([[x, y] for y in (-1.0, 0.0, 1.0) for x in (-1.0, 0.0, 1.0)]) * 100
+    >>> turned = 0.001 * np.c_[-points[:, 1], points[:, 0]] + [0.5, 0.0]
+    >>> [round(v, 9) for v in local_spread(points, turned)]  # a rigid motion: no scatter
+    [0.0, 0.0]
+    """
+    if len(points) < MIN_LOCAL_SHIFTS:
+        return None
+    x, y = np.sqrt(spread_variances(_rigid_residuals(points, shifts)[1]))
+    return float(x), float(y)
+
+
+def _rigid_residuals(points: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The design of :func:`_rigid_design` at ``points``, and the residuals (n x 2) of
+    ``shifts`` about the rigid motion fitted to them by least squares."""
+    design = _rigid_design(np.asarray(points, dtype=float))
+    flat = np.asarray(shifts, dtype=float).reshape(-1)
+    solution, *_ = np.linalg.lstsq(design, flat, rcond=None)
+    return design, (flat - design @ solution).reshape(-1, 2)
 
 
 def rotation_supported(rotation: float, error: float | None) -> bool:

@@ -62,12 +62,14 @@ def rotation_test(
     frame: Frame,
     euler: sitk.Euler2DTransform,
     threads: int = 1,
-) -> tuple[float | None, float | None]:
+) -> tuple[float | None, float | None, tuple[float, float] | None]:
     """The rotation's standard error (radians) from the spread of local shifts about the fit
     (:func:`_local_shifts` on the last level but one, or the last when its windows would be
-    too narrow), and the rotation left out: when it does not stand out of that error
+    too narrow); the rotation left out: when it does not stand out of that error
     (:func:`~xr_coregix.core.precision.rotation_supported`), ``euler`` loses it, turning no
-    more about the centre of the area, whose displacement is kept; else None."""
+    more about the centre of the area, whose displacement is kept; else None; and the shift's
+    standard error (x, y; solve pixels) from the same spread
+    (:func:`~xr_coregix.core.precision.local_spread`; None for too few windows)."""
     factor = next(
         (
             f
@@ -76,14 +78,14 @@ def rotation_test(
         ),
         1,
     )
-    error = precision.rotation_error(
-        *_local_shifts(levels[factor], factor, frame, settings, euler, threads)
-    )
+    points, shifts = _local_shifts(levels[factor], factor, frame, settings, euler, threads)
+    error = precision.rotation_error(points, shifts)
+    spread = precision.local_spread(points, shifts)
     if precision.rotation_supported(euler.GetAngle(), error):
-        return error, None
+        return error, None, spread
     left_out = frame.fit_from_itk(euler, None, None).rotation
     euler.SetAngle(0.0)
-    return error, left_out
+    return error, left_out, spread
 
 
 def _local_shifts(
@@ -258,7 +260,7 @@ def rotation_tested(
     euler = frame.itk_euler(fit)
     with single_threaded_itk():
         levels, _ = build_levels(fixed, moving, frame, replace(settings, translation_shrink=(2,)))
-        error, left_out = rotation_test(levels, settings, frame, euler, threads=2)
+        error, left_out, _ = rotation_test(levels, settings, frame, euler, threads=2)
     return (fit if left_out is None else fit.without_rotation()), error, left_out
 
 

@@ -224,6 +224,9 @@ def solve(
         layer_shifts=None if layers is None else in_pixels(layers, frame.pixel / reference_pixel),
         rotation_error=rotation[0],
         rotation_left_out=rotation[1],
+        local_precision=None
+        if rotation[2] is None
+        else in_pixels((rotation[2],), frame.pixel / reference_pixel)[0],
         **_search_fields(search),
     )
     return frame.fit_from_itk(euler, fixed.geobox.crs, diagnostics)
@@ -297,9 +300,7 @@ def _optimise(
         before = metric_value(metric_level, before_at, settings)
         results = _solve_stages(stages, levels, settings, frame, euler, start)
         tested = "rigid" in stages and settings.test_rotation
-        rotation = (
-            rotation_test(levels, settings, frame, euler, threads) if tested else (None, None)
-        )
+        rotation = rotation_test(levels, settings, frame, euler, threads) if tested else (None,) * 3
         after = metric_value(metric_level, euler, settings)
         if not np.isfinite(euler.GetParameters()).all():
             raise RuntimeError(f"the optimizer ended at {euler.GetParameters()}")

@@ -201,6 +201,14 @@ class Diagnostics:
         chunked fit: of its whole overlap, when that is refined; else its chunks' offsets), see
         :func:`~xr_coregix.core.precision.rotation_error`. None when not measured (the rigid
         stage not run, too few windows).
+    local_precision : tuple of float or None
+        The standard error (x east, y north; reference pixels) of a single solve's shift from
+        the scatter of its windows' local shifts about the rigid motion fitted to them
+        (:func:`~xr_coregix.core.precision.local_spread`): where the two rasters' content
+        differs (clouds the guard left, a band's own offset) the windows disagree by tenths of
+        a pixel, which the metric's curvature (:attr:`shift_precision`) does not see.
+        :attr:`error_bound` takes the larger of the two, axis by axis, as a chunked fit's
+        precision takes its chunks' spread. None when not measured.
     rotation_left_out : float or None
         The rotation (radians, counter-clockwise) the rigid stage found and the fit left out, as
         it did not stand out of :attr:`rotation_error` by
@@ -247,6 +255,7 @@ class Diagnostics:
     cloud_excluded: tuple[float, float] | None = None
     layer_shifts: tuple[tuple[float, float] | None, tuple[float, float]] | None = None
     rotation_error: float | None = None
+    local_precision: tuple[float, float] | None = None
     rotation_left_out: float | None = None
     search_shift: tuple[float, float] | None = None
     search_significance: float | None = None
@@ -259,7 +268,8 @@ class Diagnostics:
     def error_bound(self) -> float | None:
         """The displacement (reference pixels) the fit's error stays within in 9 of 10 cases:
         :func:`~xr_coregix.core.precision.coverage_factor` (2.5 for edge proxies, 4 for raw
-        values) times the length of :attr:`shift_precision`, as measured on the pairs of
+        values) times the length of :attr:`standard_error` (:attr:`shift_precision`, no less
+        than :attr:`local_precision`), as measured on the pairs of
         ``benchmarks/accuracy.py`` (``docs/reliability.md``); None without a precision.
 
         Examples
@@ -271,7 +281,26 @@ class Diagnostics:
         """
         if self.shift_precision is None:
             return None
-        return coverage_factor(self.edge_proxy) * math.hypot(*self.shift_precision)
+        return coverage_factor(self.edge_proxy) * math.hypot(*self.standard_error)
+
+    @property
+    def standard_error(self) -> tuple[float, float] | None:
+        """The standard error (x east, y north; reference pixels) :attr:`error_bound` is made
+        of: :attr:`shift_precision`, axis by axis no less than :attr:`local_precision`.
+
+        Examples
+        --------
+        >>> diag = Diagnostics(-0.1, -0.5, 0.9, (30.0, 30.0), (20, 20), 30.0, True,
+        ...                    shift_precision=(0.003, 0.004), local_precision=(0.01, 0.002))
+        >>> diag.standard_error
+        (0.01, 0.004)
+        """
+        if self.shift_precision is None:
+            return None
+        if self.local_precision is None:
+            return self.shift_precision
+        x, y = (max(a, b) for a, b in zip(self.shift_precision, self.local_precision, strict=True))
+        return x, y
 
     @property
     def anchors_used(self) -> int:
@@ -442,6 +471,7 @@ class Diagnostics:
                 "stages": stages,
                 "cloud_excluded": _tuple_or_none(data.get("cloud_excluded")),
                 "shift_precision": _tuple_or_none(data.get("shift_precision")),
+                "local_precision": _tuple_or_none(data.get("local_precision")),
                 "search_shift": _tuple_or_none(data.get("search_shift")),
                 "layer_shifts": _pairs_or_none(data.get("layer_shifts")),
                 "chunks": tuple(ChunkResult.from_dict(c) for c in data.get("chunks", ())),
@@ -582,7 +612,7 @@ def precision_text(diag: Diagnostics) -> str | None:
     """
     if diag.shift_precision is None:
         return None
-    sx, sy = diag.shift_precision
+    sx, sy = diag.standard_error
     return f"shift s.e. ({sx:.4f}, {sy:.4f}) px, error < {diag.error_bound:.3f} px (9 in 10)"
 
 
