@@ -13,6 +13,10 @@ scene. A larger overlap is not refined: its centre alone would give the rotation
 than the chunks' spread over the overlap does. Nor is a fit without the cloud guard: the
 refined fit must pass the layer check, which needs the guard's cloud sides.
 
+When that window is the whole overlap, the fit's rotation is tested there as a single solve's
+is (:func:`xr_coregix.core.refinements.rotation_tested`), after the refinement; a larger
+overlap's was tested on its chunks' offsets (:mod:`xr_coregix.xr.chunked`).
+
 On the same window the layer check is made (:func:`xr_coregix.core.refinements.layer_check`). The
 chunks run no check of their own: a chunk is small, and in the chunks of the Landsat crop of
 ``tests/data`` the clouds' lead did not show (moves of 0.15 px at most, against 1.05 px over the
