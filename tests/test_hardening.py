@@ -158,6 +158,14 @@ def test_a_fit_whose_error_may_reach_a_solve_pixel_is_not_reliable():
         diagnostics(shift_precision=(0.3, 0.4), solve_resolution=(180.0, 180.0))
     )
     assert problems(coarse, 50) == ()
+    # a moving band of 60 m against the 30 m reference holds the fit to its own pixels
+    coarse_moving = fit.with_diagnostics(
+        diagnostics(shift_precision=(0.3, 0.4), moving_resolution=60.0)
+    )
+    assert problems(coarse_moving, 50) == ()
+    assert problems(
+        fit.with_diagnostics(diagnostics(shift_precision=(0.6, 0.8), moving_resolution=60.0)), 50
+    )
     assert problems(fit.with_diagnostics(diagnostics(shift_precision=(0.2, 0.3))), 50) == ()
 
 

@@ -286,15 +286,20 @@ def problems(fit: RigidTransform, max_shift: float) -> tuple[str, ...]:
 
 def _imprecision(diag: Diagnostics) -> str:
     """Why a fit's error bound rules it out (empty when it does not): beyond
-    ``MAX_ERROR_BOUND`` pixels of its solve grid (a coarser ``solve_resolution`` asks for less)."""
+    ``MAX_ERROR_BOUND`` pixels of its solve grid, or of the moving band as solved when that is
+    coarser (a coarser ``solve_resolution``, or a 20 m band against a 10 m reference, asks for
+    less)."""
     if diag.error_bound is None:
         return ""
-    solve_pixels = diag.error_bound * diag.pixel_size / max(diag.solve_resolution)
-    if solve_pixels <= MAX_ERROR_BOUND:
+    solve = max(diag.solve_resolution)
+    unit = max(solve, diag.moving_resolution or 0.0)
+    pixels = diag.error_bound * diag.pixel_size / unit
+    if pixels <= MAX_ERROR_BOUND:
         return ""
+    grid = "solve pixels" if unit == solve else "pixels of the moving band"
     return (
-        f"the fit is imprecise: its error may reach {diag.error_bound:.2f} px ({solve_pixels:.2f} "
-        "solve pixels; its bound in 9 of 10 cases): parts of the area (chunks, or windows of a "
+        f"the fit is imprecise: its error may reach {diag.error_bound:.2f} px ({pixels:.2f} "
+        f"{grid}; its bound in 9 of 10 cases): parts of the area (chunks, or windows of a "
         "single solve) that disagree, content that differs between the rasters, or too little "
         "structure"
     )

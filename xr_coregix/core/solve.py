@@ -212,6 +212,9 @@ def solve(
         valid_fraction=fraction,
         solve_resolution=(float(abs(crop_box.resolution.x)), float(abs(crop_box.resolution.y))),
         solve_shape=tuple(int(n) for n in crop_box.shape),
+        moving_resolution=float(
+            max(abs(moving.geobox.resolution.x), abs(moving.geobox.resolution.y))
+        ),
         pixel_size=reference_pixel,
         edge_proxy=edge_proxy,
         stages=tuple(results),

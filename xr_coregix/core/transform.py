@@ -154,6 +154,12 @@ class Diagnostics:
         Pixel size (x, y) of the solve grid in CRS units.
     solve_shape : tuple of int
         Shape (rows, columns) of the solve grid after cropping to the mutual valid area.
+    moving_resolution : float or None
+        Pixel size (CRS units, the coarser axis) of the moving band as solved: its own, or
+        block-averaged to the solve grid when finer. A moving band coarser than the solve grid
+        (a 20 m band against a 10 m reference) holds the fit to its own pixels: the precision
+        check counts the error bound in the coarser of the two. None for fits saved before it
+        existed.
     pixel_size : float
         Pixel size of the reference raster (the coarser of its x and y size), CRS units; the unit
         in which shifts are reported in pixels.
@@ -247,6 +253,7 @@ class Diagnostics:
     pixel_size: float
     edge_proxy: bool
     stages: tuple[StageResult, ...] = ()
+    moving_resolution: float | None = None
     split_factor: int = 0
     chunks: tuple[ChunkResult, ...] = ()
     anchor_rmse: float | None = None

@@ -303,6 +303,7 @@ def register_chunked(
         valid_fraction=float(np.median([d.valid_fraction for d in local])),
         cloud_excluded=tuple(np.median([d.cloud_excluded for d in local], axis=0).tolist()),
         solve_resolution=local[0].solve_resolution,
+        moving_resolution=local[0].moving_resolution,
         solve_shape=local[0].solve_shape,
         pixel_size=pixel,
         edge_proxy=problem.spec.edge_proxy,
