@@ -16,6 +16,7 @@ from synthetic import DATA, as_solved, misregister, rigid
 
 import xr_coregix
 from xr_coregix import RigidTransform, displacement_error
+from xr_coregix.core import solve
 from xr_coregix.core.precision import ROTATION_SIGMAS, rotation_error, rotation_supported
 from xr_coregix.pipeline import fit_text
 from xr_coregix.xr import central
@@ -87,13 +88,23 @@ def test_a_chunked_fit_of_a_large_overlap_tests_its_rotation_on_its_chunks(monke
     assert displacement_error(fit, RigidTransform.identity(), grid)[0] < 0.15
 
 
-def test_only_the_rigid_stage_is_tested(b4, fixed):
+def test_only_the_rigid_stage_of_a_single_solve_or_global_fit_is_tested(b4, fixed, monkeypatch):
+    """A translation-only solve has nothing to test; chunks do not test theirs (the global fit
+    tests its own, here on the chunks' offsets: the overlap exceeds the patched window)."""
     grid = fixed.odc.geobox
     moving = misregister(b4, rigid(0.6, -1.1, 0.0, grid), grid)
+    calls = []
+    tested = solve.rotation_test
+    monkeypatch.setattr(solve, "rotation_test", lambda *a, **k: calls.append(1) or tested(*a, **k))
     diag = xr_coregix.register(moving, fixed, stages=("translation",)).diagnostics
-    assert diag.rotation_error is None and diag.rotation_left_out is None
-    chunk = xr_coregix.register(moving, fixed, split_factor=2).diagnostics.chunks[0]
-    assert chunk.status == "ok"  # chunks are not tested: the global fit is
+    assert diag.rotation_error is None and diag.rotation_left_out is None and not calls
+    xr_coregix.register(moving, fixed)
+    assert len(calls) == 1
+    monkeypatch.setattr(central, "LAYER_WINDOW_PIXELS", 128 * 128)
+    chunked = xr_coregix.register(moving, fixed, split_factor=2)
+    assert len(calls) == 1  # no chunk ran the windows' test
+    assert chunked.diagnostics.rotation_error is not None  # the global fit's, from 4 chunks
+    assert displacement_error(chunked, rigid(0.6, -1.1, 0.0, grid), grid)[0] < 0.02
 
 
 def test_the_rotation_left_out_is_shown():
